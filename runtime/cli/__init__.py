@@ -1,0 +1,1 @@
+"""The ``helicon`` command line."""

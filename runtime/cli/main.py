@@ -1,0 +1,22 @@
+"""``helicon``: the local platform, the runtime services and the demo, from one command."""
+
+from __future__ import annotations
+
+import typer
+
+from helicon.runtime.cli import demo, local, run
+
+app = typer.Typer(
+    name="helicon",
+    help="Helicon: an open platform for streaming machine learning.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(local.app, name="local")
+app.add_typer(run.app, name="run")
+app.command(name="demo")(demo.demo)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The local-platform demo that ``make demo`` runs."""

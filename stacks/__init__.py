@@ -1,0 +1,1 @@
+"""The Pulumi program and the per-environment stack configurations (``Pulumi.<stack>.yaml``)."""
