@@ -1,0 +1,1 @@
+"""The local broker's Maven pom and logging configuration, shipped as package data."""
