@@ -27,8 +27,8 @@ def demo(
 ) -> None:
     """Bring the local platform up, register a model, stream events through the bridge, show the predictions."""
     platform = LocalPlatform(LocalPlatformConfig(state_dir=state_dir))
-    was_up = platform.status().healthy
     with user_errors():
+        was_up = platform.status().healthy
         console.rule("[bold]1. Local platform")
         status = platform.up(progress=lambda message: console.print(f"  · {message}"))
     console.print(f"  Kafka [bold]{status.kafka.endpoint}[/bold] · MLflow [bold]{status.mlflow.endpoint}[/bold] · S3 [bold]{status.s3.endpoint}[/bold]")
