@@ -251,7 +251,7 @@ def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArg
     for index, pipeline in enumerate(args["pipelines"]):
         path = f"{root}.pipelines[{index}]"
         check_name(pipeline["name"], f"{path}.name", max_length=30)
-        if names.count(pipeline["name"]) > 1:
+        if pipeline["name"] in names[:index]:
             fail(f"{path}.name", "is used by another pipeline", pipeline["name"])
         if pipeline.get("partitions", 3) < 1:
             fail(f"{path}.partitions", "must be ≥ 1", pipeline.get("partitions"))

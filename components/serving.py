@@ -75,7 +75,7 @@ def validate_serving(args: ServingArgs, type_name: str) -> None:
     check_name(args["namespace"], f"{type_name}.namespace")
     check_name(args["model_name"], f"{type_name}.model_name")
     for path, uri in ((f"{type_name}.storage_uri", args["storage_uri"]),
-                      (f"{type_name}.canary.storage_uri", args.get("canary", {}).get("storage_uri"))):
+                      (f"{type_name}.canary.storage_uri", (args.get("canary") or {}).get("storage_uri"))):
         if uri is not None and not uri.startswith(STORAGE_SCHEMES):
             fail(path, f"must start with one of {', '.join(STORAGE_SCHEMES)} (resolve models:/ URIs with "
                        "registry_storage_uri)", uri)

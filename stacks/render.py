@@ -50,16 +50,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def run_program(program: Callable[[], Any], *, stack: str, config: Mapping[str, Any],
-                project: str = "helicon") -> list[Registration]:
+                project: str = "helicon", mocks: RecordingMocks | None = None) -> list[Registration]:
     """Run ``program`` for ``stack`` with ``config`` (``namespace:key`` → value) and return its registrations.
 
     Structured config values (dicts, lists) are passed JSON-encoded, as the Pulumi engine does.
-    Exceptions raised by the program propagate unchanged.
+    Exceptions raised by the program propagate unchanged (pass ``mocks`` to see what was registered before).
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        mocks = RecordingMocks()
+        mocks = mocks if mocks is not None else RecordingMocks()
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
         pulumi.runtime.set_all_config({key: value if isinstance(value, str) else json.dumps(value)
                                        for key, value in config.items()})
