@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import types
 import typing
+import collections.abc
 from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, Required, get_args, get_origin, get_type_hints
 
@@ -90,14 +91,14 @@ def _check(value: Any, tp: Any, path: str) -> None:
         if value not in get_args(tp):
             fail(path, f"must be one of {', '.join(map(str, get_args(tp)))}", value)
         return
-    if origin in (list, typing.Sequence, __import__("collections.abc").abc.Sequence):
+    if origin in (list, collections.abc.Sequence):
         if not isinstance(value, (list, tuple)):
             fail(path, "must be a list", value)
         (item_type,) = get_args(tp) or (Any,)
         for index, item in enumerate(value):
             _check(item, item_type, f"{path}[{index}]")
         return
-    if origin in (dict, Mapping, __import__("collections.abc").abc.Mapping):
+    if origin in (dict, collections.abc.Mapping):
         if not isinstance(value, Mapping):
             fail(path, "must be a mapping", value)
         key_type, item_type = get_args(tp) or (Any, Any)
