@@ -116,6 +116,13 @@ def cpu_autoscaler(resource_name: str, parent: pulumi.Resource, *, namespace: st
     )
 
 
+def double_cpu(cpu: str) -> str:
+    """Twice a CPU quantity (``"250m"`` → ``"500m"``, ``"1"`` → ``"2"``): the limit for a request."""
+    if cpu.endswith("m"):
+        return f"{int(cpu[:-1]) * 2}m"
+    return f"{float(cpu) * 2:g}"
+
+
 def check_name(value: Any, path: str, pattern: re.Pattern[str] = DNS_LABEL, max_length: int = 63) -> None:
     """A Kubernetes object name: lower-case RFC 1123, at most ``max_length`` characters."""
     from helicon.components._validate import fail

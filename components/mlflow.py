@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from helicon.components._k8s import (
-    check_image, check_name, child_opts, container_security_context, http_probe, image_version, labels, metadata,
+    check_image, check_name, child_opts, double_cpu, container_security_context, http_probe, image_version, labels, metadata,
     pod_disruption_budget, pod_security_context, selector_labels,
 )
 from helicon.components._validate import check_args, fail
@@ -109,7 +109,7 @@ class MlflowServer(pulumi.ComponentResource):
             "env": env,
             "ports": [{"name": "http", "containerPort": MLFLOW_PORT, "protocol": "TCP"}],
             "resources": {"requests": {"cpu": cpu, "memory": memory},
-                          "limits": {"cpu": _double(cpu), "memory": memory}},
+                          "limits": {"cpu": double_cpu(cpu), "memory": memory}},
             "startupProbe": http_probe("/health", "http", period=5, failures=24),
             "livenessProbe": http_probe("/health", "http", period=10, failures=3),
             "readinessProbe": http_probe("/health", "http", period=5, failures=2),
@@ -145,7 +145,3 @@ class MlflowServer(pulumi.ComponentResource):
         self.tracking_uri = pulumi.Output.from_input(f"http://{name}.{namespace}.svc:80")
         self.service_name = pulumi.Output.from_input(name)
         self.register_outputs({"tracking_uri": self.tracking_uri, "service_name": self.service_name})
-
-
-def _double(cpu: str) -> str:
-    return f"{int(cpu[:-1]) * 2}m" if cpu.endswith("m") else str(float(cpu) * 2).removesuffix(".0")

@@ -261,7 +261,7 @@ def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArg
     if environment == "prod":
         _check_prod(args, root)
     # Every child's own validation, with the arguments the platform will give it.
-    _nested(lambda: kafka.validate_kafka_cluster(f"{_name_hint(args)}-kafka", _kafka_args(args)), f"{root}.kafka")
+    _nested(lambda: kafka.validate_kafka_cluster("helicon-kafka", _kafka_args(args)), f"{root}.kafka")
     for index, pipeline in enumerate(args["pipelines"]):
         plan = _pipeline_plan("helicon", args, pipeline)
         path = f"{root}.pipelines[{index}]"
@@ -305,10 +305,6 @@ def _nested(check, path: str) -> None:  # noqa: ANN001
         check()
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
-
-
-def _name_hint(args: HeliconPlatformArgs) -> str:
-    return "helicon"
 
 
 def _operators_needed(args: HeliconPlatformArgs) -> list[str]:

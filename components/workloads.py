@@ -9,7 +9,6 @@ autoscaling (an HPA on CPU, or a KEDA ``ScaledObject`` on consumer lag). Every p
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
@@ -17,7 +16,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from helicon.components._k8s import (
-    check_image, check_name, child_opts, container_security_context, cpu_autoscaler, http_probe, image_version,
+    check_image, check_name, child_opts, double_cpu, container_security_context, cpu_autoscaler, http_probe, image_version,
     labels, metadata, pod_disruption_budget, pod_security_context, selector_labels,
 )
 from helicon.components._validate import check_args, fail
@@ -311,13 +310,7 @@ def validate_workload(name: str, args: WorkloadArgs, schema: type) -> None:
 
 
 def _resources(cpu: str, memory: str) -> dict:
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": _double(cpu), "memory": memory}}
-
-
-def _double(cpu: str) -> str:
-    if cpu.endswith("m"):
-        return f"{int(cpu[:-1]) * 2}m"
-    return json.dumps(float(cpu) * 2).removesuffix(".0")
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": double_cpu(cpu), "memory": memory}}
 
 
 def _kafka_env(kafka: KafkaConnectionArgs) -> list[dict]:

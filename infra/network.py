@@ -102,8 +102,8 @@ def _policies(metrics_port: int) -> dict[str, dict]:
                  "ports": _tcp(9092, 9093)},
                 {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}}], "ports": _tcp(5000)},
                 {"to": [{"podSelector": operator_managed}], "ports": _tcp(80, 8080, 9000, 9500)},
-                # Model artifacts (s3://, gs://) are fetched over HTTPS from outside the cluster.
-                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(443)},
+                # Model artifacts (s3://, gs://) come from object stores: HTTPS, or MinIO's 9000.
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"namespaceSelector": {}}], "ports": _tcp(443, 9000)},
             ],
         },
         "runtime-metrics-ingress": {
@@ -119,7 +119,9 @@ def _policies(metrics_port: int) -> dict[str, dict]:
         },
         "mlflow-egress": {
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}, "policyTypes": ["Egress"],
-            "egress": [_DNS, {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _tcp(443, 5432, 3306)}],
+            # Its database (PostgreSQL, MySQL) and object store (HTTPS, MinIO), in or outside the cluster.
+            "egress": [_DNS, {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"namespaceSelector": {}}],
+                              "ports": _tcp(443, 5432, 3306, 9000)}],
         },
         "operator-managed-ingress": {
             "podSelector": operator_managed, "policyTypes": ["Ingress"],
