@@ -7,6 +7,7 @@ the pages are current and that every field and output has a docstring.
 from __future__ import annotations
 
 import ast
+import enum
 import inspect
 import sys
 import typing
@@ -99,6 +100,11 @@ def _type_name(hint: typing.Any) -> str:
         hint = get_args(hint)[0]
     if _is_typeddict(hint):
         return f"`{hint.__name__}`"
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return " | ".join(f'`"{member.value}"`' for member in hint)
+    if get_origin(hint) is list and get_args(hint) and isinstance(get_args(hint)[0], type) \
+            and issubclass(get_args(hint)[0], enum.Enum):
+        return "list of " + _type_name(get_args(hint)[0])
     text = repr(hint).replace("typing.", "").replace("pulumi.output.", "")
     if "Awaitable" in text:
         inner = get_args(hint)[0]

@@ -8,6 +8,7 @@ cross-field constraints) are checked by each component with :func:`fail`.
 from __future__ import annotations
 
 import types
+from enum import Enum
 import typing
 import collections.abc
 from collections.abc import Mapping
@@ -20,6 +21,11 @@ def fail(path: str, reason: str, got: Any = ...) -> typing.NoReturn:
     """Raise the ValueError every component raises: ``<path> <reason> (got <value>)``."""
     suffix = "" if got is ... else f" (got {got!r})"
     raise ValueError(f"{path} {reason}{suffix}")
+
+
+def plain(value: Any) -> Any:
+    """An enum member's value (args may hold ``Listener.PLAIN`` or ``"plain"``); anything else unchanged."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def check_args(args: Any, schema: type, path: str | None = None) -> None:
@@ -105,6 +111,11 @@ def _check(value: Any, tp: Any, path: str) -> None:
         for key, item in value.items():
             _check(key, key_type, f"{path}.<key>")
             _check(item, item_type, f"{path}.{key}")
+        return
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        allowed = [member.value for member in tp]
+        if plain(value) not in allowed:
+            fail(path, f"must be one of {', '.join(map(str, allowed))}", plain(value))
         return
     if tp is bool:
         if not isinstance(value, bool):

@@ -6,9 +6,9 @@ pipeline's topics and consumer group. Strimzi 1.x serves only ``v1`` (``v1beta2`
 the ``strimzi.io/kraft`` / ``strimzi.io/node-pools`` annotations are no longer needed.
 """
 
-from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from enum import Enum
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,7 +20,18 @@ STRIMZI_API_VERSION = "kafka.strimzi.io/v1"
 PLAIN_PORT = 9092
 TLS_PORT = 9093
 
-Listener = Literal["tls-scram", "plain"]
+class Listener(str, Enum):
+    """The cluster's one internal listener."""
+
+    TLS_SCRAM = "tls-scram"
+    PLAIN = "plain"
+
+
+class UserAuthentication(str, Enum):
+    """``KafkaUser.spec.authentication.type``."""
+
+    SCRAM_SHA_512 = "scram-sha-512"
+    TLS = "tls"
 
 
 class NodePoolArgs(TypedDict):
@@ -56,7 +67,7 @@ class KafkaClusterArgs(TypedDict):
     rack_topology_key: NotRequired[str]
     """Node label used for rack awareness (``spec.kafka.rack.topologyKey``, e.g.
     ``"topology.kubernetes.io/zone"``); default: no rack awareness."""
-    config: NotRequired[dict[str, str | int | bool]]
+    config: NotRequired[dict[str, str]]
     """Extra broker configuration (``spec.kafka.config``); overrides the replication defaults computed from
     the broker count (``default.replication.factor`` = min(3, brokers), ``min.insync.replicas`` = rf − 1)."""
 
@@ -87,7 +98,7 @@ class KafkaCluster(pulumi.ComponentResource):
                                       pool=args["brokers"], role="broker", object_labels=common)
 
         replication = min(3, broker_count)
-        broker_config: dict[str, str | int | bool] = {
+        broker_config: dict = {
             "default.replication.factor": replication,
             "min.insync.replicas": max(1, replication - 1),
             "offsets.topic.replication.factor": replication,
@@ -139,7 +150,7 @@ def validate_kafka_cluster(name: str, args: KafkaClusterArgs) -> None:
         fail("KafkaClusterArgs.controllers.replicas", "must be odd (a KRaft quorum needs a majority)", controllers)
     for key in ("default.replication.factor", "min.insync.replicas"):
         value = args.get("config", {}).get(key)
-        if isinstance(value, int) and value > args["brokers"]["replicas"]:
+        if value is not None and str(value).isdigit() and int(value) > args["brokers"]["replicas"]:
             fail(f"KafkaClusterArgs.config.{key}", f"must not exceed brokers.replicas ({args['brokers']['replicas']})", value)
 
 
@@ -185,8 +196,8 @@ class KafkaTopicArgs(TypedDict):
     """``spec.partitions`` (default 3); the ceiling of a consumer group's parallelism."""
     replicas: NotRequired[int]
     """``spec.replicas`` (default 3); must not exceed the broker count."""
-    config: NotRequired[dict[str, str | int | bool]]
-    """Topic configuration (``spec.config``), e.g. ``{"retention.ms": 604800000}``."""
+    config: NotRequired[dict[str, str]]
+    """Topic configuration (``spec.config``), e.g. ``{"retention.ms": "604800000"}``."""
 
 
 class KafkaTopic(pulumi.ComponentResource):
@@ -232,7 +243,7 @@ class KafkaUserArgs(TypedDict):
     """Topics the user produces to (ACLs ``Write``, ``Describe``)."""
     group: str
     """The one consumer group the user may join (ACL ``Read`` on the group)."""
-    authentication: NotRequired[Literal["scram-sha-512", "tls"]]
+    authentication: NotRequired[UserAuthentication]
     """``spec.authentication.type`` (default ``"scram-sha-512"``, matching the ``tls-scram`` listener)."""
 
 

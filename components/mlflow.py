@@ -5,7 +5,6 @@ secrets and reach the container only as environment variables; the command line 
 as ``$(VAR)``, which Kubernetes expands, so they never appear in the Deployment spec.
 """
 
-from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 

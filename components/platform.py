@@ -11,19 +11,32 @@ environment rules apply: staging and prod need the ``tls-scram`` listener; prod 
 3 brokers and at least 2 replicas of every workload.
 """
 
-from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from enum import Enum
+from typing import NotRequired, TypedDict
 
 import pulumi
 
 from helicon.components import kafka, mlflow, serving, streaming, workloads
 from helicon.components._k8s import check_image, check_name, child_opts
-from helicon.components._validate import check_args, fail
-from helicon.infra.network import PlatformNamespace
+from helicon.components._validate import check_args, fail, plain
+from helicon.infra.network import PlatformNamespace, PodSecurityLevel
 from helicon.infra.operators import Operators
 
-Environment = Literal["dev", "staging", "prod"]
+class Environment(str, Enum):
+    """Which rules apply."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Engine(str, Enum):
+    """Streaming engine of a pipeline's job."""
+
+    FLINK = "flink"
+    SPARK = "spark"
+    KAFKA_STREAMS = "kafka-streams"
 TOPIC_ROLES = ("features", "predictions", "feedback", "alerts", "dlq")
 
 
@@ -93,7 +106,7 @@ class LearnerArgs(StageArgs):
 class PlatformStreamingArgs(TypedDict):
     """A pipeline's streaming job (reads ``P.features``, writes ``P.stream-predictions``)."""
 
-    engine: Literal["flink", "spark", "kafka-streams"]
+    engine: Engine
     """Which engine runs it."""
     image: str
     """Job image."""
@@ -108,7 +121,7 @@ class PlatformModelArgs(TypedDict):
 
     storage_uri: str
     """Artifact location of the stable version (``s3://…``)."""
-    model_format: NotRequired[Literal["mlflow", "sklearn", "xgboost", "lightgbm"]]
+    model_format: NotRequired[serving.ModelFormat]
     """Model flavour (default mlflow)."""
     replicas: NotRequired[int]
     """Serving replicas (default 1; prod needs ≥ 2)."""
@@ -158,7 +171,7 @@ class HeliconPlatformArgs(TypedDict):
     """Install the operators the config needs as pinned Helm charts (default true)."""
     network_policies: NotRequired[bool]
     """Create the namespace's NetworkPolicies (default true; prod requires them)."""
-    pod_security: NotRequired[Literal["restricted", "baseline"]]
+    pod_security: NotRequired[PodSecurityLevel]
     """Pod Security level enforced on the namespace (default ``"restricted"``)."""
 
 
@@ -221,7 +234,7 @@ class HeliconPlatform(pulumi.ComponentResource):
                 children["learner"] = workloads.OnlineLearner(plan["learner"]["__name"], _strip(plan["learner"]),
                                                               opts=stage_opts)
             if "stream" in plan:
-                engine = pipeline["streaming_job"]["engine"]
+                engine = plain(pipeline["streaming_job"]["engine"])
                 job_type = {"flink": streaming.FlinkJob, "spark": streaming.SparkStreamingJob,
                             "kafka-streams": streaming.KafkaStreamsApp}[engine]
                 children["stream"] = job_type(plan["stream"]["__name"], _strip(plan["stream"]), opts=stage_opts)
@@ -273,7 +286,7 @@ def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArg
                         f"{path}.{stage}")
         if "stream" in plan:
             schema = {"flink": streaming.FlinkJobArgs, "spark": streaming.SparkStreamingJobArgs,
-                      "kafka-streams": streaming.KafkaStreamsAppArgs}[pipeline["streaming_job"]["engine"]]
+                      "kafka-streams": streaming.KafkaStreamsAppArgs}[plain(pipeline["streaming_job"]["engine"])]
             _nested(lambda: streaming.validate_streaming(plan["stream"]["__name"], _strip(plan["stream"]), schema),
                     f"{path}.streaming_job")
 
@@ -308,12 +321,12 @@ def _nested(check, path: str) -> None:  # noqa: ANN001
 
 
 def _operators_needed(args: HeliconPlatformArgs) -> list[str]:
-    needed = {"strimzi", args.get("serving_backend", "seldon")}
+    needed = {"strimzi", plain(args.get("serving_backend", "seldon"))}
     for pipeline in args["pipelines"]:
         for stage in ("bridge", "drift", "learner"):
-            if pipeline.get(stage, {}).get("autoscaling", {}).get("kind") == "keda":
+            if plain(pipeline.get(stage, {}).get("autoscaling", {}).get("kind")) == "keda":
                 needed.add("keda")
-        engine = pipeline.get("streaming_job", {}).get("engine")
+        engine = plain(pipeline.get("streaming_job", {}).get("engine"))
         if engine in ("flink", "spark"):
             needed.add(engine)
     return sorted(needed)
@@ -403,9 +416,9 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
                         "kafka": connection("stream"), "parallelism": job.get("parallelism", 1),
                         "topology": {"source_topics": [topics["features"]], "sink_topic": topics["stream-predictions"],
                                      "model_uri": model_uri, "group": f"{p}-stream"}}
-        if job["engine"] == "flink":
+        if plain(job["engine"]) == "flink":
             stream["jar_uri"] = job.get("artifact", "")
-        elif job["engine"] == "spark":
+        elif plain(job["engine"]) == "spark":
             stream["main_application_file"] = job.get("artifact", "")
         plan["stream"] = stream
     return plan

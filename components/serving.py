@@ -10,9 +10,9 @@ Both take the same :class:`ServingArgs` and expose the same outputs (:class:`Mod
 accepts). A canary is a candidate storage URI with a traffic weight; Seldon can also mirror.
 """
 
-from __future__ import annotations
 
-from typing import Literal, NotRequired, Protocol, TypedDict
+from enum import Enum
+from typing import NotRequired, Protocol, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,7 +24,20 @@ SELDON_API_VERSION = "mlops.seldon.io/v1alpha1"
 KSERVE_API_VERSION = "serving.kserve.io/v1beta1"
 STORAGE_SCHEMES = ("s3://", "gs://", "https://", "pvc://", "oci://")
 
-Backend = Literal["seldon", "kserve"]
+class Backend(str, Enum):
+    """Which serving implementation."""
+
+    SELDON = "seldon"
+    KSERVE = "kserve"
+
+
+class ModelFormat(str, Enum):
+    """Model flavour (Seldon ``requirements``, KServe ``modelFormat.name``)."""
+
+    MLFLOW = "mlflow"
+    SKLEARN = "sklearn"
+    XGBOOST = "xgboost"
+    LIGHTGBM = "lightgbm"
 
 
 class CanaryArgs(TypedDict):
@@ -50,7 +63,7 @@ class ServingArgs(TypedDict):
     """Artifact location of the model version: ``s3://…``, ``gs://…``, ``https://…``, ``pvc://…`` or ``oci://…``.
     For a model in the MLflow registry use :func:`registry_storage_uri` (``models:/NAME/VERSION`` → its
     artifact location) at program time."""
-    model_format: NotRequired[Literal["mlflow", "sklearn", "xgboost", "lightgbm"]]
+    model_format: NotRequired[ModelFormat]
     """Model flavour; Seldon ``spec.requirements`` / KServe ``modelFormat.name`` (default ``"mlflow"``)."""
     replicas: NotRequired[int]
     """Model replicas (default 1); at least 2 in production."""

@@ -10,9 +10,9 @@ Each job receives the topology as command-line arguments (``--bootstrap``, ``--s
 ``--sink``, ``--model``, ``--group``), so one job image can run on any engine.
 """
 
-from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from enum import Enum
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,6 +25,15 @@ from helicon.components._validate import check_args, fail
 from helicon.components.workloads import KafkaConnectionArgs, _kafka_env
 
 FLINK_API_VERSION = "flink.apache.org/v1beta1"
+
+
+class SparkLanguage(str, Enum):
+    """``SparkApplication.spec.type``."""
+
+    PYTHON = "Python"
+    SCALA = "Scala"
+    JAVA = "Java"
+
 SPARK_API_VERSION = "sparkoperator.k8s.io/v1beta2"
 #: UIDs the upstream images run as (flink: 9999, spark: 185); both non-root.
 FLINK_UID, SPARK_UID = 9999, 185
@@ -82,7 +91,7 @@ class SparkStreamingJobArgs(StreamingJobArgs):
 
     main_application_file: str
     """``spec.mainApplicationFile``, e.g. ``"local:///opt/helicon/job.py"``."""
-    language: NotRequired[Literal["Python", "Scala", "Java"]]
+    language: NotRequired["SparkLanguage"]
     """``spec.type`` (default ``"Python"``)."""
     main_class: NotRequired[str]
     """``spec.mainClass`` (Scala/Java only)."""

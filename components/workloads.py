@@ -6,10 +6,10 @@ autoscaling (an HPA on CPU, or a KEDA ``ScaledObject`` on consumer lag). Every p
 "restricted" Pod Security Standard with a read-only root filesystem; writable paths are emptyDirs.
 """
 
-from __future__ import annotations
 
 import hashlib
-from typing import Literal, NotRequired, TypedDict
+from enum import Enum
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,12 +25,27 @@ CONFIG_PATH = "/etc/helicon/helicon.yaml"
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 
 
+class SecurityProtocol(str, Enum):
+    """Kafka client ``security.protocol``."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class AutoscalerKind(str, Enum):
+    """How a workload scales."""
+
+    HPA = "hpa"
+    KEDA = "keda"
+    NONE = "none"
+
+
 class KafkaConnectionArgs(TypedDict):
     """How a workload reaches Kafka (usually ``KafkaCluster`` and ``KafkaUser`` outputs)."""
 
     bootstrap_servers: pulumi.Input[str]
     """``HOST:PORT`` (``KafkaCluster.bootstrap_servers``); passed as ``--bootstrap``."""
-    security_protocol: NotRequired[Literal["PLAINTEXT", "SASL_SSL"]]
+    security_protocol: NotRequired["SecurityProtocol"]
     """Client ``security.protocol`` (default ``"PLAINTEXT"``); env ``KAFKA_SECURITY_PROTOCOL``."""
     credentials_secret: NotRequired[str]
     """Secret written by Strimzi's User Operator for the workload's ``KafkaUser`` (its name is the username,
@@ -44,7 +59,7 @@ class KafkaConnectionArgs(TypedDict):
 class AutoscalingArgs(TypedDict):
     """Autoscaling of a workload's Deployment."""
 
-    kind: Literal["hpa", "keda", "none"]
+    kind: "AutoscalerKind"
     """``"hpa"``: ``autoscaling/v2`` on CPU; ``"keda"``: a KEDA ``ScaledObject`` on the consumer group's lag
     (needs KEDA); ``"none"``: fixed ``replicas``."""
     max_replicas: int
@@ -75,7 +90,7 @@ class WorkloadArgs(TypedDict):
     """Memory request and limit (default ``"512Mi"``)."""
     autoscaling: NotRequired[AutoscalingArgs]
     """Autoscaling (default: none)."""
-    settings: NotRequired[dict[str, str | int | float | bool]]
+    settings: NotRequired[dict[str, str]]
     """Extra settings written to ``helicon.yaml`` in the ConfigMap and passed as ``--config`` (default: empty)."""
     metrics_port: NotRequired[int]
     """Port of the service's HTTP endpoint for ``/metrics``, ``/healthz`` and ``/readyz`` (default 9400;

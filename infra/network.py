@@ -13,9 +13,9 @@ Layout of the rules (all ``networking.k8s.io/v1``):
   NetworkPolicies Strimzi itself creates for each listener.
 """
 
-from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from enum import Enum
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,12 +28,19 @@ HELICON_COMPONENTS = ["bridge", "drift", "learn", "streaming-job", "tracking-ser
 RUNTIME_COMPONENTS = ["bridge", "drift", "learn", "streaming-job"]
 
 
+class PodSecurityLevel(str, Enum):
+    """``pod-security.kubernetes.io/enforce`` level."""
+
+    RESTRICTED = "restricted"
+    BASELINE = "baseline"
+
+
 class PlatformNamespaceArgs(TypedDict):
     """Arguments of :class:`PlatformNamespace`."""
 
     namespace: str
     """Name of the platform namespace."""
-    pod_security: NotRequired[Literal["restricted", "baseline"]]
+    pod_security: NotRequired["PodSecurityLevel"]
     """``pod-security.kubernetes.io/enforce`` level (default ``"restricted"``). Helicon's own pods meet
     ``restricted``; choose ``baseline`` only when an operator's pods (e.g. Seldon servers) do not."""
     network_policies: NotRequired[bool]

@@ -6,18 +6,26 @@ versions are pinned here; they match the CRD schemas in ``helicon/infra/crds`` (
 see the README there).
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, TypedDict
+from enum import Enum
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from helicon.components._k8s import check_name, child_opts, labels
-from helicon.components._validate import check_args
+from helicon.components._validate import check_args, plain
 
-Operator = Literal["strimzi", "seldon", "kserve", "flink", "spark", "keda"]
+class Operator(str, Enum):
+    """An operator Helicon can install."""
+
+    STRIMZI = "strimzi"
+    SELDON = "seldon"
+    KSERVE = "kserve"
+    FLINK = "flink"
+    SPARK = "spark"
+    KEDA = "keda"
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ class Operators(pulumi.ComponentResource):
         super().__init__("helicon:infra:Operators", name, None, opts)
         self.releases: dict[str, k8s.helm.v3.Release] = {}
         namespaces: list[str] = []
-        for operator in sorted(set(args["install"])):
+        for operator in sorted({plain(item) for item in args["install"]}):
             chart = CHARTS[operator]
             namespace = k8s.core.v1.Namespace(
                 f"{name}-{operator}-ns",

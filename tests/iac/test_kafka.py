@@ -59,7 +59,7 @@ def test_dev_cluster_has_one_plain_listener_and_replication_one() -> None:
     (lambda a: a["controllers"].update(replicas=2), r"KafkaClusterArgs\.controllers\.replicas must be odd"),
     (lambda a: a["brokers"].update(replica=3), r"KafkaClusterArgs\.brokers\.replica is not a field of NodePoolArgs"),
     (lambda a: a.update(listener="ssl"), r"KafkaClusterArgs\.listener must be one of tls-scram, plain \(got 'ssl'\)"),
-    (lambda a: a.update(config={"min.insync.replicas": 5}), r"KafkaClusterArgs\.config\.min\.insync\.replicas must not exceed"),
+    (lambda a: a.update(config={"min.insync.replicas": "5"}), r"KafkaClusterArgs\.config\.min\.insync\.replicas must not exceed"),
     (lambda a: a.pop("namespace"), r"KafkaClusterArgs\.namespace is required"),
 ])
 def test_bad_cluster_args_fail_before_anything_is_registered(change, message) -> None:  # noqa: ANN001
@@ -89,11 +89,11 @@ def test_user_acls_cover_exactly_the_pipelines_topics_and_group() -> None:
 def test_topic_carries_its_kafka_name_partitions_and_config() -> None:
     result = run(lambda: {"topic": KafkaTopic("fraud-features", {
         "cluster": "events", "namespace": "data", "topic_name": "fraud.features", "partitions": 12,
-        "replicas": 3, "config": {"retention.ms": 604800000}}).topic_name})
+        "replicas": 3, "config": {"retention.ms": "604800000"}}).topic_name})
     topic = result.spec("KafkaTopic", "fraud-features")
     assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "events"
     assert topic["spec"] == {"topicName": "fraud.features", "partitions": 12, "replicas": 3,
-                             "config": {"retention.ms": 604800000}}
+                             "config": {"retention.ms": "604800000"}}
     assert result.outputs == {"topic": "fraud.features"}
     with pytest.raises(ValueError, match=r"KafkaTopicArgs\.topic_name must be letters"):
         run(lambda: KafkaTopic("bad", {"cluster": "e", "namespace": "d", "topic_name": "a b"}))

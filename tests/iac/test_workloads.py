@@ -12,7 +12,7 @@ SECURE_KAFKA = {"bootstrap_servers": "events-kafka-bootstrap.data.svc:9093", "se
 BRIDGE = {"namespace": "data", "image": "ghcr.io/helicon/helicon-runtime:0.1.0", "kafka": SECURE_KAFKA,
           "group": "fraud-bridge", "input_topic": "fraud.features", "output_topic": "fraud.predictions",
           "dlq_topic": "fraud.dlq", "model_uri": "models:/fraud@champion", "replicas": 2,
-          "settings": {"batch_size": 128}}
+          "settings": {"batch_size": "128"}}
 
 
 def _pod(result, name):  # noqa: ANN001, ANN202
@@ -30,7 +30,7 @@ def test_bridge_runs_helicon_run_bridge_with_its_flags_and_credentials_from_the_
     assert env["KAFKA_SASL_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "fraud-bridge", "key": "password"}}
     assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
     assert env["KAFKA_SSL_CA_LOCATION"]["value"] == "/etc/helicon/kafka-ca/ca.crt"
-    assert result.spec("ConfigMap", "fraud-bridge-config")["data"] == {"helicon.yaml": "batch_size: 128\n"}
+    assert result.spec("ConfigMap", "fraud-bridge-config")["data"] == {"helicon.yaml": "batch_size: '128'\n"}
     assert result.outputs == {"metrics": "http://fraud-bridge-metrics.data.svc:9400/metrics"}
     for kind, name in (("Deployment", "fraud-bridge"), ("ConfigMap", "fraud-bridge-config"),
                        ("Service", "fraud-bridge-metrics"), ("PodDisruptionBudget", "fraud-bridge-pdb")):
@@ -128,3 +128,20 @@ def test_drift_monitor_and_learner_run_their_commands_with_their_flags() -> None
 def test_bad_workload_args_name_the_field(change, message) -> None:  # noqa: ANN001
     with pytest.raises(ValueError, match=message):
         run(lambda: InferenceBridge("b", {**BRIDGE, **change}) and None)
+
+
+def test_enum_members_and_their_string_values_are_equivalent() -> None:
+    from helicon.components.serving import ModelFormat, SeldonServing
+    from helicon.components.workloads import AutoscalerKind, SecurityProtocol
+
+    def build():
+        InferenceBridge("b", {**BRIDGE, "kafka": {**SECURE_KAFKA, "security_protocol": SecurityProtocol.SASL_SSL},
+                              "autoscaling": {"kind": AutoscalerKind.HPA, "max_replicas": 4}})
+        SeldonServing("s", {"namespace": "ml", "model_name": "m", "storage_uri": "s3://m/1",
+                            "model_format": ModelFormat.SKLEARN})
+
+    result = run(build)
+    env = {e["name"]: e.get("value") for e in _pod(result, "b")["spec"]["containers"][0]["env"]}
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert result.spec("HorizontalPodAutoscaler", "b-hpa")["spec"]["maxReplicas"] == 4
+    assert result.spec("Model", "m")["spec"]["requirements"] == ["sklearn"]
