@@ -41,3 +41,17 @@ def test_every_argument_field_and_output_has_a_docstring() -> None:
             undocumented += [f"{table.__name__}.{f.name}" for f in _docs.field_docs(table) if not f.doc]
         undocumented += [f"{component.__name__}.{f.name}" for f in _docs.output_docs(component) if not f.doc]
     assert undocumented == []
+
+
+def test_every_component_can_be_hosted_for_other_pulumi_languages() -> None:
+    # The schema Pulumi's component provider host would infer (TypedDict args, enums, Input[...]).
+    from pulumi.provider.experimental.analyzer import Analyzer
+
+    for component, schema in _docs.COMPONENTS.values():
+        definition = Analyzer("helicon").analyze_component(component)
+        assert definition.name == component.__name__
+        required = {name for name, prop in definition.inputs.items() if not prop.optional}
+        assert required, component.__name__
+    kafka = Analyzer("helicon").analyze_component(_docs.COMPONENTS["kafka-cluster"][0])
+    assert {"namespace", "controllers", "brokers", "listener"} <= set(kafka.inputs)
+    assert "bootstrapServers" in kafka.outputs
