@@ -114,6 +114,9 @@ class PlatformStreamingArgs(TypedDict):
     """Flink ``jarURI`` / Spark ``mainApplicationFile`` (required for those engines)."""
     parallelism: NotRequired[int]
     """Parallel instances (default 1; prod needs ≥ 2)."""
+    checkpoint_dir: NotRequired[str]
+    """Flink only: durable checkpoint/savepoint directory (``s3://…``); prod Flink jobs need it, and run two
+    JobManagers with Kubernetes HA."""
 
 
 class PlatformModelArgs(TypedDict):
@@ -270,7 +273,11 @@ def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArg
             fail(f"{path}.partitions", "must be ≥ 1", pipeline.get("partitions"))
         job = pipeline.get("streaming_job")
         if job and job["engine"] in ("flink", "spark") and "artifact" not in job:
-            fail(f"{path}.streaming_job.artifact", f"is required for engine {job['engine']}")
+            fail(f"{path}.streaming_job.artifact", f"is required for engine {plain(job['engine'])}")
+        if job and job["engine"] == "flink" and args["environment"] == "prod" and "checkpoint_dir" not in job:
+            fail(f"{path}.streaming_job.checkpoint_dir", "is required for Flink in prod (state must survive upgrades)")
+        if job and job["engine"] != "flink" and "checkpoint_dir" in job:
+            fail(f"{path}.streaming_job.checkpoint_dir", f"applies to Flink only (engine {plain(job['engine'])})")
     if environment == "prod":
         _check_prod(args, root)
     # Every child's own validation, with the arguments the platform will give it.
@@ -418,6 +425,10 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
                                      "model_uri": model_uri, "group": f"{p}-stream"}}
         if plain(job["engine"]) == "flink":
             stream["jar_uri"] = job.get("artifact", "")
+            if "checkpoint_dir" in job:
+                stream["checkpoint_dir"] = job["checkpoint_dir"]
+                if args["environment"] == "prod":
+                    stream["job_manager_replicas"] = 2
         elif plain(job["engine"]) == "spark":
             stream["main_application_file"] = job.get("artifact", "")
         plan["stream"] = stream

@@ -22,7 +22,7 @@ from helicon.components._k8s import (
     pod_disruption_budget, pod_security_context, selector_labels,
 )
 from helicon.components._validate import check_args, fail
-from helicon.components.workloads import KafkaConnectionArgs, _kafka_env
+from helicon.components.workloads import KafkaConnectionArgs, _kafka_env, kafka_ca_volume
 
 FLINK_API_VERSION = "flink.apache.org/v1beta1"
 
@@ -84,6 +84,9 @@ class FlinkJobArgs(StreamingJobArgs):
     checkpoint_dir: NotRequired[str]
     """Durable checkpoint/savepoint directory (``s3://…``); with it upgrades use ``savepoint`` mode, without
     it ``stateless`` (state is lost on upgrade)."""
+    job_manager_replicas: NotRequired[int]
+    """JobManager replicas (default 1). More than one turns on Kubernetes HA (leader election, HA metadata
+    under ``checkpoint_dir``/ha), so it needs ``checkpoint_dir``."""
 
 
 class SparkStreamingJobArgs(StreamingJobArgs):
@@ -139,6 +142,11 @@ class FlinkJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FlinkJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_streaming(name, args, FlinkJobArgs)
+        job_managers = args.get("job_manager_replicas", 1)
+        if job_managers < 1:
+            fail("FlinkJobArgs.job_manager_replicas", "must be ≥ 1", job_managers)
+        if job_managers > 1 and "checkpoint_dir" not in args:
+            fail("FlinkJobArgs.checkpoint_dir", "is required when job_manager_replicas > 1 (HA metadata lives there)")
         super().__init__("helicon:streaming:FlinkJob", name, None, opts)
         common = labels("flink-job", name, "streaming-job", image_version(args["image"]))
         parallelism = args.get("parallelism", 1)
@@ -152,22 +160,29 @@ class FlinkJob(pulumi.ComponentResource):
                            "state.savepoints.dir": f"{args['checkpoint_dir']}/savepoints",
                            "execution.checkpointing.interval": "30s"})
             job["upgradeMode"] = "savepoint"
+            if job_managers > 1:
+                config.update({"high-availability.type": "kubernetes",
+                               "high-availability.storageDir": f"{args['checkpoint_dir']}/ha"})
         else:
             job["upgradeMode"] = "stateless"
         if "entry_class" in args:
             job["entryClass"] = args["entry_class"]
-        pod_template = {"metadata": {"labels": common}, "spec": {
-            "securityContext": pod_security_context(FLINK_UID),
-            # Flink writes logs and temp files under its home: the root filesystem stays writable here.
-            "containers": [{"name": "flink-main-container", "env": _kafka_env(args["kafka"]),
-                            "securityContext": container_security_context(read_only_root=False)}]}}
+        ca_volumes, ca_mounts = kafka_ca_volume(args["kafka"])
+        main_container: dict = {"name": "flink-main-container", "env": _kafka_env(args["kafka"]),
+                                # Flink writes logs and temp files under its home: the root stays writable here.
+                                "securityContext": container_security_context(read_only_root=False)}
+        pod_spec: dict = {"securityContext": pod_security_context(FLINK_UID), "containers": [main_container]}
+        if ca_volumes:
+            main_container["volumeMounts"] = ca_mounts
+            pod_spec["volumes"] = ca_volumes
+        pod_template = {"metadata": {"labels": common}, "spec": pod_spec}
         self.deployment = k8s.apiextensions.CustomResource(
             name, api_version=FLINK_API_VERSION, kind="FlinkDeployment",
             metadata=metadata(name, args["namespace"], common,
                               annotations={"pulumi.com/waitFor": "jsonpath={.status.lifecycleState}=STABLE"}),
             spec={"image": args["image"], "flinkVersion": args.get("flink_version", "v1_20"), "mode": "native",
                   "serviceAccount": "flink", "flinkConfiguration": config, "podTemplate": pod_template,
-                  "jobManager": {"replicas": 1, "resource": {"cpu": cpu, "memory": memory}},
+                  "jobManager": {"replicas": job_managers, "resource": {"cpu": cpu, "memory": memory}},
                   "taskManager": {"resource": {"cpu": cpu, "memory": memory}}, "job": job},
             opts=child_opts(self))
         self.job_name = pulumi.Output.from_input(name)
@@ -188,6 +203,7 @@ class SparkStreamingJob(pulumi.ComponentResource):
         common = labels("spark-streaming-job", name, "streaming-job", image_version(args["image"]))
         cores = max(1, int(_cores(args.get("cpu", "1"))))
         memory = _spark_memory(args.get("memory", "1Gi"))
+        ca_volumes, ca_mounts = kafka_ca_volume(args["kafka"])
         pod: dict = {"cores": cores, "memory": memory, "labels": common, "env": _kafka_env(args["kafka"]),
                      "podSecurityContext": pod_security_context(SPARK_UID),
                      # Spark unpacks dependencies into its work dir: the root filesystem stays writable here.
@@ -201,6 +217,9 @@ class SparkStreamingJob(pulumi.ComponentResource):
             "driver": {**pod, "serviceAccount": args.get("service_account", "spark-operator-spark")},
             "executor": {**pod, "instances": args.get("parallelism", 1)},
         }
+        if ca_volumes:
+            spec["volumes"] = ca_volumes
+            spec["driver"]["volumeMounts"] = spec["executor"]["volumeMounts"] = ca_mounts
         if args.get("language", "Python") == "Python":
             spec["pythonVersion"] = "3"
         if "main_class" in args:
@@ -235,6 +254,8 @@ class KafkaStreamsApp(pulumi.ComponentResource):
             "securityContext": container_security_context(),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "state", "mountPath": "/var/lib/streams"}],
         }
+        ca_volumes, ca_mounts = kafka_ca_volume(args["kafka"])
+        container["volumeMounts"] += ca_mounts
         if "command" in args:
             container["command"] = args["command"]
         self.deployment = k8s.apps.v1.Deployment(
@@ -244,7 +265,7 @@ class KafkaStreamsApp(pulumi.ComponentResource):
                 "spec": {"automountServiceAccountToken": False, "securityContext": pod_security_context(),
                          "containers": [container],
                          # State stores are rebuilt from changelog topics; emptyDir keeps the root read-only.
-                         "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "state", "emptyDir": {}}]}}},
+                         "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "state", "emptyDir": {}}, *ca_volumes]}}},
             opts=child_opts(self))
         self.pdb = None
         if replicas >= 2:

@@ -182,10 +182,9 @@ class RuntimeWorkload(pulumi.ComponentResource):
         }
         volumes = [{"name": "config", "configMap": {"name": f"{name}-config"}}, {"name": "tmp", "emptyDir": {}}]
         volumes += self._extra_volumes()
-        if args["kafka"].get("ca_secret"):
-            container["volumeMounts"].append({"name": "kafka-ca", "mountPath": "/etc/helicon/kafka-ca", "readOnly": True})
-            volumes.append({"name": "kafka-ca", "secret": {"secretName": args["kafka"]["ca_secret"],
-                                                           "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
+        ca_volumes, ca_mounts = kafka_ca_volume(args["kafka"])
+        container["volumeMounts"] += ca_mounts
+        volumes += ca_volumes
         deployment_spec: dict = {
             "selector": {"matchLabels": selector},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
@@ -326,6 +325,14 @@ def validate_workload(name: str, args: WorkloadArgs, schema: type) -> None:
 
 def _resources(cpu: str, memory: str) -> dict:
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": double_cpu(cpu), "memory": memory}}
+
+
+def kafka_ca_volume(kafka: KafkaConnectionArgs) -> tuple[list[dict], list[dict]]:
+    """The volume and mount putting the cluster CA where ``KAFKA_SSL_CA_LOCATION`` points (none without one)."""
+    if not kafka.get("ca_secret"):
+        return [], []
+    return ([{"name": "kafka-ca", "secret": {"secretName": kafka["ca_secret"], "items": [{"key": "ca.crt", "path": "ca.crt"}]}}],
+            [{"name": "kafka-ca", "mountPath": "/etc/helicon/kafka-ca", "readOnly": True}])
 
 
 def _kafka_env(kafka: KafkaConnectionArgs) -> list[dict]:

@@ -85,6 +85,9 @@ def _config(stack: str, **changes) -> dict:  # noqa: ANN003
     ("dev", {"replicas": lambda _: "2"}, r"^helicon:replicas is not a setting of this program"),
     ("dev", {"pipelines": lambda p: [{**p[0], "streaming_job": {"engine": "flink", "image": "f:1"}}]},
      r"^helicon:pipelines\[0\]\.streaming_job\.artifact is required for engine flink$"),
+    ("prod", {"pipelines": lambda p: [{**p[0], "streaming_job": {k: v for k, v in p[0]["streaming_job"].items()
+                                                                   if k != "checkpoint_dir"}}, *p[1:]]},
+     r"^helicon:pipelines\[0\]\.streaming_job\.checkpoint_dir is required for Flink in prod"),
     ("prod", {"pipelines": lambda p: [p[0], {**p[1], "name": "fraud"}]},
      r"^helicon:pipelines\[1\]\.name is used by another pipeline"),
 ])

@@ -37,6 +37,25 @@ def test_one_topology_drives_flink_spark_and_kafka_streams_identically() -> None
     assert spark["driver"]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert streams["replicas"] == 2 and result.spec("PodDisruptionBudget", "k-pdb")["spec"]["maxUnavailable"] == 1
     assert streams["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    # The CA that KAFKA_SSL_CA_LOCATION names is mounted in every engine's pods.
+    ca_mount = {"name": "kafka-ca", "mountPath": "/etc/helicon/kafka-ca", "readOnly": True}
+    ca_volume = {"name": "kafka-ca", "secret": {"secretName": "k-cluster-ca-cert", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    flink_pod = flink["podTemplate"]["spec"]
+    assert ca_volume in flink_pod["volumes"] and ca_mount in flink_pod["containers"][0]["volumeMounts"]
+    assert ca_volume in spark["volumes"] and ca_mount in spark["driver"]["volumeMounts"] == spark["executor"]["volumeMounts"]
+    assert ca_volume in streams["template"]["spec"]["volumes"]
+    assert ca_mount in streams["template"]["spec"]["containers"][0]["volumeMounts"]
+
+
+def test_flink_high_availability_needs_a_checkpoint_dir() -> None:
+    result = run(lambda: FlinkJob("f", {**BASE, "jar_uri": "local:///j.jar", "checkpoint_dir": "s3://c/f",
+                                        "job_manager_replicas": 2}) and None)
+    spec = result.spec("FlinkDeployment", "f")["spec"]
+    assert spec["jobManager"]["replicas"] == 2
+    assert spec["flinkConfiguration"]["high-availability.type"] == "kubernetes"
+    assert spec["flinkConfiguration"]["high-availability.storageDir"] == "s3://c/f/ha"
+    with pytest.raises(ValueError, match=r"FlinkJobArgs\.checkpoint_dir is required when job_manager_replicas > 1"):
+        run(lambda: FlinkJob("f", {**BASE, "jar_uri": "local:///j.jar", "job_manager_replicas": 2}) and None)
 
 
 @pytest.mark.parametrize(("change", "message"), [
