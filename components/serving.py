@@ -169,6 +169,8 @@ class SeldonModelArgs(TypedDict):
     """``spec.memory`` (default ``"1Gi"``)."""
     server: NotRequired[str]
     """``spec.server``: pin to one Server (default: any Server with the requirements)."""
+    model_name: NotRequired[str]
+    """``metadata.name``, the name requests use (default: the component's name)."""
     secret_name: NotRequired[str]
     """``spec.secretName``: rclone storage credentials."""
 
@@ -182,6 +184,7 @@ class SeldonModel(pulumi.ComponentResource):
     def __init__(self, name: str, args: SeldonModelArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         check_args(args, SeldonModelArgs)
         check_name(name, "SeldonModel name")
+        check_name(args.get("model_name", name), "SeldonModelArgs.model_name")
         if args.get("replicas", 1) < 1:
             fail("SeldonModelArgs.replicas", "must be ≥ 1", args.get("replicas"))
         super().__init__("helicon:serving:SeldonModel", name, None, opts)
@@ -190,12 +193,13 @@ class SeldonModel(pulumi.ComponentResource):
         for field, key in (("server", "server"), ("secret_name", "secretName")):
             if field in args:
                 spec[key] = args[field]
+        model_name = args.get("model_name", name)
         self.model = k8s.apiextensions.CustomResource(
             name, api_version=SELDON_API_VERSION, kind="Model",
-            metadata=metadata(name, args["namespace"], labels("seldon-model", name, "model"),
+            metadata=metadata(model_name, args["namespace"], labels("seldon-model", model_name, "model"),
                               annotations={"pulumi.com/waitFor": "condition=ModelReady"}),
             spec=spec, opts=child_opts(self))
-        self.model_name = pulumi.Output.from_input(name)
+        self.model_name = pulumi.Output.from_input(model_name)
         self.register_outputs({"model_name": self.model_name})
 
 
@@ -252,6 +256,8 @@ class SeldonExperimentArgs(TypedDict):
     """``spec.mirror.name``: a model receiving a copy of the traffic (responses discarded)."""
     mirror_percent: NotRequired[int]
     """``spec.mirror.percent`` (default 100 when ``mirror`` is set)."""
+    experiment_name: NotRequired[str]
+    """``metadata.name`` (default: the component's name)."""
 
 
 class SeldonExperiment(pulumi.ComponentResource):
@@ -278,12 +284,13 @@ class SeldonExperiment(pulumi.ComponentResource):
                       "candidates": [{"name": c["name"], "weight": c["weight"]} for c in candidates]}
         if "mirror" in args:
             spec["mirror"] = {"name": args["mirror"], "percent": args.get("mirror_percent", 100)}
+        experiment_name = args.get("experiment_name", name)
         self.experiment = k8s.apiextensions.CustomResource(
             name, api_version=SELDON_API_VERSION, kind="Experiment",
-            metadata=metadata(name, args["namespace"], labels("seldon-experiment", name, "experiment"),
+            metadata=metadata(experiment_name, args["namespace"], labels("seldon-experiment", experiment_name, "experiment"),
                               annotations={"pulumi.com/waitFor": "condition=ExperimentReady"}),
             spec=spec, opts=child_opts(self))
-        self.experiment_name = pulumi.Output.from_input(name)
+        self.experiment_name = pulumi.Output.from_input(experiment_name)
         self.register_outputs({"experiment_name": self.experiment_name})
 
 
@@ -307,20 +314,22 @@ class SeldonServing(pulumi.ComponentResource):
                                    "storage_uri": args["storage_uri"]}
         if "credentials_secret" in args:
             common["secret_name"] = args["credentials_secret"]
-        self.stable = SeldonModel(model, common, opts=child_opts(self))
+        # Logical names come from the component's name (stable URNs); Kubernetes names from the model's.
+        self.stable = SeldonModel(f"{name}-stable", {**common, "model_name": model}, opts=child_opts(self))
         self.candidate: SeldonModel | None = None
         self.experiment: SeldonExperiment | None = None
         if canary:
             candidate_name = f"{model}-candidate"
-            self.candidate = SeldonModel(candidate_name, {**common, "storage_uri": canary["storage_uri"]},
-                                         opts=child_opts(self))
+            self.candidate = SeldonModel(f"{name}-candidate", {**common, "storage_uri": canary["storage_uri"],
+                                                               "model_name": candidate_name}, opts=child_opts(self))
             experiment_args: SeldonExperimentArgs = {
                 "namespace": namespace, "default": model,
                 "candidates": [{"name": model, "weight": 100 - canary["weight"]},
                                {"name": candidate_name, "weight": canary["weight"]}]}
             if canary.get("mirror_percent"):
                 experiment_args.update(mirror=candidate_name, mirror_percent=canary["mirror_percent"])
-            self.experiment = SeldonExperiment(f"{model}-canary", experiment_args,
+            experiment_args["experiment_name"] = f"{model}-canary"
+            self.experiment = SeldonExperiment(f"{name}-experiment", experiment_args,
                                                opts=child_opts(self, depends_on=[self.stable, self.candidate]))
         self.model_name = pulumi.Output.from_input(model)
         self.inference_uri = pulumi.Output.from_input(f"oip+http://seldon-mesh.{namespace}.svc:80/v2/models/{model}")
@@ -367,7 +376,7 @@ class KServeServing(pulumi.ComponentResource):
         if canary:
             predictor["canaryTrafficPercent"] = canary["weight"]
         self.inference_service = k8s.apiextensions.CustomResource(
-            model, api_version=KSERVE_API_VERSION, kind="InferenceService",
+            f"{name}-isvc", api_version=KSERVE_API_VERSION, kind="InferenceService",
             metadata=metadata(model, namespace, labels("kserve-model", model, "model"),
                               annotations={"pulumi.com/waitFor": "condition=Ready"}),
             spec={"predictor": predictor}, opts=child_opts(self))

@@ -40,13 +40,17 @@ class Chart:
     values: dict[str, Any] = field(default_factory=dict)
     #: A chart holding the CRDs, installed first (Seldon, KServe).
     crd_chart: str | None = None
+    #: A chart installed into the platform namespace after the operator (Seldon's per-namespace runtime:
+    #: scheduler, envoy mesh, model gateway).
+    namespace_chart: str | None = None
 
 
 CHARTS: dict[str, Chart] = {
     "strimzi": Chart("strimzi-kafka-operator", "1.2.0", "https://strimzi.io/charts/", "strimzi-system",
                      {"watchNamespaces": ["{watch}"], "watchAnyNamespace": False}),
     "seldon": Chart("seldon-core-v2-setup", "2.10.2", "https://seldonio.github.io/helm-charts", "seldon-system",
-                    {"controller": {"clusterwide": True}}, crd_chart="seldon-core-v2-crds"),
+                    {"controller": {"clusterwide": True}}, crd_chart="seldon-core-v2-crds",
+                    namespace_chart="seldon-core-v2-runtime"),
     "kserve": Chart("oci://ghcr.io/kserve/charts/kserve", "v0.19.0", None, "kserve",
                     {"kserve": {"controller": {"deploymentMode": "RawDeployment"}}},
                     crd_chart="oci://ghcr.io/kserve/charts/kserve-crd"),
@@ -99,18 +103,22 @@ class Operators(pulumi.ComponentResource):
             values = _fill(chart.values, args["watch_namespace"])
             values.update(args.get("values", {}).get(operator, {}))
             self.releases[operator] = _release(f"{name}-{operator}", self, chart.chart, chart, values, depends_on)
+            if chart.namespace_chart:
+                self.releases[f"{operator}-runtime"] = _release(
+                    f"{name}-{operator}-runtime", self, chart.namespace_chart, chart, {}, [self.releases[operator]],
+                    namespace=args["watch_namespace"])
         self.namespaces = pulumi.Output.from_input(namespaces)
         self.register_outputs({"namespaces": self.namespaces})
 
 
 def _release(resource_name: str, parent: pulumi.Resource, chart_name: str, chart: Chart, values: dict[str, Any],
-             depends_on: list[pulumi.Resource]) -> k8s.helm.v3.Release:
+             depends_on: list[pulumi.Resource], namespace: str | None = None) -> k8s.helm.v3.Release:
     return k8s.helm.v3.Release(
         resource_name,
         name=resource_name,
         chart=chart_name,
         version=chart.version,
-        namespace=chart.namespace,
+        namespace=namespace or chart.namespace,
         repository_opts={"repo": chart.repo} if chart.repo else None,
         values=values,
         atomic=True,

@@ -59,6 +59,8 @@ def test_operators_are_pinned_charts_in_their_own_namespaces_watching_the_platfo
     assert (strimzi["chart"], strimzi["version"], strimzi["namespace"]) == ("strimzi-kafka-operator", "1.2.0", "strimzi-system")
     assert strimzi["values"]["watchNamespaces"] == ["ml"] and strimzi["repositoryOpts"] == {"repo": "https://strimzi.io/charts/"}
     assert result.find("kubernetes:helm.sh/v3:Release", "ops-seldon-crds").inputs["chart"] == "seldon-core-v2-crds"
+    runtime = result.find("kubernetes:helm.sh/v3:Release", "ops-seldon-runtime").inputs
+    assert (runtime["chart"], runtime["namespace"]) == ("seldon-core-v2-runtime", "ml")
     assert all(chart.version and not chart.version.startswith(("^", "~", ">")) for chart in CHARTS.values())
     assert result.outputs == {"ns": ["keda", "seldon-system", "strimzi-system"]}
 

@@ -50,7 +50,7 @@ def test_the_cli_renders_a_stack_and_removes_files_it_no_longer_produces(tmp_pat
     mine.write_text("not rendered\n")
     result = run_cli(["render", "dev", "--out", str(tmp_path)])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"36 manifests written to {tmp_path}"
+    assert result.stdout.strip() == f"37 manifests written to {tmp_path}"
     assert not stale.exists() and mine.exists()
     assert _tree(tmp_path) | {"notes.yaml": "not rendered\n"} == _tree(GOLDEN / "dev") | {"notes.yaml": "not rendered\n"}
 

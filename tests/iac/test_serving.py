@@ -13,10 +13,12 @@ ARGS = {"namespace": "ml", "model_name": "fraud-model", "storage_uri": "s3://mod
 
 def test_seldon_canary_is_a_candidate_model_and_an_experiment_with_weights_and_mirror() -> None:
     result = run(lambda: {"uri": SeldonServing("fraud", ARGS, with_provider()).inference_uri})
-    stable = result.spec("mlops.seldon.io/v1alpha1:Model", "fraud-model")["spec"]
+    stable = result.spec("mlops.seldon.io/v1alpha1:Model", "fraud-stable")["spec"]
     assert stable == {"storageUri": "s3://models/fraud/1", "requirements": ["mlflow"], "replicas": 2, "memory": "1Gi"}
-    assert result.spec("Model", "fraud-model-candidate")["spec"]["storageUri"] == "s3://models/fraud/2"
-    experiment = result.spec("Experiment", "fraud-model-canary")["spec"]
+    assert result.spec("Model", "fraud-candidate")["spec"]["storageUri"] == "s3://models/fraud/2"
+    experiment = result.find("Experiment", "fraud-experiment").inputs
+    assert experiment["metadata"]["name"] == "fraud-model-canary"
+    experiment = experiment["spec"]
     assert experiment == {"default": "fraud-model", "resourceType": "model",
                           "candidates": [{"name": "fraud-model", "weight": 90},
                                          {"name": "fraud-model-candidate", "weight": 10}],
@@ -28,7 +30,7 @@ def test_seldon_canary_is_a_candidate_model_and_an_experiment_with_weights_and_m
 def test_kserve_takes_the_same_args_and_splits_traffic_with_canary_percent() -> None:
     args = {**ARGS, "canary": {"storage_uri": "s3://models/fraud/2", "weight": 10}}
     result = run(lambda: {"uri": serving("kserve", "fraud", args).inference_uri})
-    predictor = result.spec("serving.kserve.io/v1beta1:InferenceService", "fraud-model")["spec"]["predictor"]
+    predictor = result.spec("serving.kserve.io/v1beta1:InferenceService", "fraud-isvc")["spec"]["predictor"]
     assert predictor["canaryTrafficPercent"] == 10
     assert predictor["model"]["storageUri"] == "s3://models/fraud/2"
     assert predictor["model"]["modelFormat"] == {"name": "mlflow"} and predictor["model"]["protocolVersion"] == "v2"
@@ -38,7 +40,7 @@ def test_kserve_takes_the_same_args_and_splits_traffic_with_canary_percent() -> 
 
 def test_without_canary_seldon_registers_only_the_model() -> None:
     result = run(lambda: SeldonServing("fraud", {**ARGS, "canary": None}) and None)
-    assert [r.name for r in result.registrations if r.custom] == ["fraud-model"]
+    assert [(r.name, r.inputs["metadata"]["name"]) for r in result.registrations if r.custom] == [("fraud-stable", "fraud-model")]
 
 
 @pytest.mark.parametrize(("backend", "change", "message"), [

@@ -144,4 +144,4 @@ def test_enum_members_and_their_string_values_are_equivalent() -> None:
     env = {e["name"]: e.get("value") for e in _pod(result, "b")["spec"]["containers"][0]["env"]}
     assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert result.spec("HorizontalPodAutoscaler", "b-hpa")["spec"]["maxReplicas"] == 4
-    assert result.spec("Model", "m")["spec"]["requirements"] == ["sklearn"]
+    assert result.spec("Model", "s-stable")["spec"]["requirements"] == ["sklearn"]
