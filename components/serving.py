@@ -17,7 +17,9 @@ from typing import NotRequired, Protocol, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from helicon.components._k8s import check_name, child_opts, labels, metadata
+from helicon.components._k8s import (
+    check_name, child_opts, container_security_context, labels, metadata, pod_security_context,
+)
 from helicon.components._validate import check_args, fail
 
 SELDON_API_VERSION = "mlops.seldon.io/v1alpha1"
@@ -364,6 +366,8 @@ class KServeServing(pulumi.ComponentResource):
         memory = args.get("memory", "1Gi")
         replicas = args.get("replicas", 1)
         predictor: dict = {
+            # The model server's pod and container meet "restricted" (KServe's own init containers are its own).
+            "securityContext": pod_security_context(),
             "minReplicas": replicas,
             "maxReplicas": max(replicas, 2 * replicas),
             "model": {
@@ -371,6 +375,7 @@ class KServeServing(pulumi.ComponentResource):
                 "protocolVersion": "v2",
                 "storageUri": canary["storage_uri"] if canary else args["storage_uri"],
                 "resources": {"requests": {"cpu": "250m", "memory": memory}, "limits": {"cpu": "1", "memory": memory}},
+                "securityContext": container_security_context(read_only_root=False),
             },
         }
         if canary:

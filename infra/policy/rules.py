@@ -37,6 +37,10 @@ def pod_specs(resource_type: str, props: Props) -> Iterator[tuple[str, Mapping[s
         yield "spec.template.spec", (spec.get("template") or {}).get("spec") or {}
     elif kind == "FlinkDeployment":
         yield "spec.podTemplate.spec", (spec.get("podTemplate") or {}).get("spec") or {}
+    elif kind == "InferenceService":
+        # The predictor is a pod spec whose main container is ``model``.
+        predictor = spec.get("predictor") or {}
+        yield "spec.predictor", {**predictor, "containers": [predictor["model"]] if "model" in predictor else []}
 
 
 def _containers(pod: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

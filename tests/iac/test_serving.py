@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from helicon.components.serving import KServeServing, SeldonExperiment, SeldonPipeline, SeldonServing, serving
+from helicon.infra.policy.rules import violations
 from tests.iac.harness import run, uses_provider, with_provider
 
 ARGS = {"namespace": "ml", "model_name": "fraud-model", "storage_uri": "s3://models/fraud/1", "replicas": 2,
@@ -35,6 +36,11 @@ def test_kserve_takes_the_same_args_and_splits_traffic_with_canary_percent() -> 
     assert predictor["model"]["storageUri"] == "s3://models/fraud/2"
     assert predictor["model"]["modelFormat"] == {"name": "mlflow"} and predictor["model"]["protocolVersion"] == "v2"
     assert predictor["minReplicas"] == 2
+    token = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+    props = result.spec(token, "fraud-isvc")
+    assert violations(token, props, "prod") == []
+    props["spec"]["predictor"]["model"]["securityContext"]["allowPrivilegeEscalation"] = True
+    assert [rule for rule, _ in violations(token, props, "prod")] == ["non-root"]
     assert result.outputs == {"uri": "oip+http://fraud-model-predictor.ml.svc:80/v2/models/fraud-model"}
 
 
