@@ -88,7 +88,7 @@ def _attribute_docstrings(klass: type) -> dict[str, str]:
     tree = ast.parse(inspect.getsource(klass))
     body = tree.body[0].body  # type: ignore[attr-defined]
     result = {}
-    for node, following in zip(body, body[1:]):
+    for node, following in zip(body, body[1:], strict=False):
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(following, ast.Expr) \
                 and isinstance(following.value, ast.Constant) and isinstance(following.value.value, str):
             result[node.target.id] = inspect.cleandoc(following.value.value)

@@ -13,7 +13,8 @@ environment rules apply: staging and prod need the ``tls-scram`` listener; prod 
 
 
 from enum import Enum
-from typing import NotRequired, TypedDict
+from collections.abc import Callable
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
@@ -192,7 +193,6 @@ class HeliconPlatform(pulumi.ComponentResource):
         validate_platform(args)
         super().__init__("helicon:platform:HeliconPlatform", name, None, opts)
         namespace = args["namespace"]
-        listener = args["kafka"].get("listener", "tls-scram")
         backend = args.get("serving_backend", "seldon")
 
         self.platform_namespace = PlatformNamespace(f"{name}-namespace", {
@@ -281,21 +281,21 @@ def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArg
     if environment == "prod":
         _check_prod(args, root)
     # Every child's own validation, with the arguments the platform will give it.
-    _nested(lambda: kafka.validate_kafka_cluster("helicon-kafka", _kafka_args(args)), f"{root}.kafka")
+    _nested(f"{root}.kafka", kafka.validate_kafka_cluster, "helicon-kafka", _kafka_args(args))
     for index, pipeline in enumerate(args["pipelines"]):
         plan = _pipeline_plan("helicon", args, pipeline)
         path = f"{root}.pipelines[{index}]"
-        _nested(lambda: serving.validate_serving(plan["serving"], "ServingArgs"), f"{path}.model")
+        _nested(f"{path}.model", serving.validate_serving, plan["serving"], "ServingArgs")
         for stage, schema in (("bridge", workloads.InferenceBridgeArgs), ("drift", workloads.DriftMonitorArgs),
                               ("learner", workloads.OnlineLearnerArgs)):
             if stage in plan:
-                _nested(lambda: workloads.validate_workload(plan[stage]["__name"], _strip(plan[stage]), schema),
-                        f"{path}.{stage}")
+                _nested(f"{path}.{stage}", workloads.validate_workload, plan[stage]["__name"], _strip(plan[stage]),
+                        schema)
         if "stream" in plan:
             schema = {"flink": streaming.FlinkJobArgs, "spark": streaming.SparkStreamingJobArgs,
                       "kafka-streams": streaming.KafkaStreamsAppArgs}[plain(pipeline["streaming_job"]["engine"])]
-            _nested(lambda: streaming.validate_streaming(plan["stream"]["__name"], _strip(plan["stream"]), schema),
-                    f"{path}.streaming_job")
+            _nested(f"{path}.streaming_job", streaming.validate_streaming, plan["stream"]["__name"],
+                    _strip(plan["stream"]), schema)
 
 
 def _check_prod(args: HeliconPlatformArgs, root: str) -> None:
@@ -320,9 +320,10 @@ def _check_prod(args: HeliconPlatformArgs, root: str) -> None:
                 fail(f"{path}.{field}", "must be ≥ 2 in prod", value)
 
 
-def _nested(check, path: str) -> None:  # noqa: ANN001
+def _nested(path: str, check: Callable[..., None], *check_args: Any) -> None:
+    """Run a child's validator; prefix its error with where in the platform config the child comes from."""
     try:
-        check()
+        check(*check_args)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
 

@@ -95,7 +95,7 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in error.absolute_path).replace(".[", "[")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_validator(group: str, version: str, kind: str) -> jsonschema.Draft7Validator | None:
     file_stem = _CRD_FILES[group].get(kind)
     if file_stem is None:

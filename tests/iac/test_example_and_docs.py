@@ -36,7 +36,7 @@ def test_reference_pages_are_generated_from_the_current_args(tmp_path: Path) -> 
 
 def test_every_argument_field_and_output_has_a_docstring() -> None:
     undocumented = []
-    for slug, (component, schema) in _docs.COMPONENTS.items():
+    for component, schema in _docs.COMPONENTS.values():
         for table in [schema, *_docs.nested_schemas(schema)]:
             undocumented += [f"{table.__name__}.{f.name}" for f in _docs.field_docs(table) if not f.doc]
         undocumented += [f"{component.__name__}.{f.name}" for f in _docs.output_docs(component) if not f.doc]
@@ -47,7 +47,7 @@ def test_every_component_can_be_hosted_for_other_pulumi_languages() -> None:
     # The schema Pulumi's component provider host would infer (TypedDict args, enums, Input[...]).
     from pulumi.provider.experimental.analyzer import Analyzer
 
-    for component, schema in _docs.COMPONENTS.values():
+    for component, _ in _docs.COMPONENTS.values():
         definition = Analyzer("helicon").analyze_component(component)
         assert definition.name == component.__name__
         required = {name for name, prop in definition.inputs.items() if not prop.optional}

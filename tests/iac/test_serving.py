@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helicon.components.serving import KServeServing, SeldonExperiment, SeldonPipeline, SeldonServing, serving
+from helicon.components.serving import SeldonExperiment, SeldonPipeline, SeldonServing, serving
 from helicon.infra.policy.rules import violations
 from tests.iac.harness import run, uses_provider, with_provider
 
