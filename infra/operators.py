@@ -47,7 +47,9 @@ class Chart:
 
 CHARTS: dict[str, Chart] = {
     "strimzi": Chart("strimzi-kafka-operator", "1.2.0", "https://strimzi.io/charts/", "strimzi-system",
-                     {"watchNamespaces": ["{watch}"], "watchAnyNamespace": False}),
+                     # Strimzi's "restricted" provider makes Kafka pods meet the namespace's Pod Security level.
+                     {"watchNamespaces": ["{watch}"], "watchAnyNamespace": False,
+                      "extraEnvs": [{"name": "STRIMZI_POD_SECURITY_PROVIDER_CLASS", "value": "restricted"}]}),
     "seldon": Chart("seldon-core-v2-setup", "2.10.2", "https://seldonio.github.io/helm-charts", "seldon-system",
                     {"controller": {"clusterwide": True}}, crd_chart="seldon-core-v2-crds",
                     namespace_chart="seldon-core-v2-runtime"),

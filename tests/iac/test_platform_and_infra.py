@@ -57,6 +57,7 @@ def test_operators_are_pinned_charts_in_their_own_namespaces_watching_the_platfo
     result = run(lambda: {"ns": Operators("ops", {"watch_namespace": "ml", "install": ["strimzi", "seldon", "keda"]}).namespaces})
     strimzi = result.find("kubernetes:helm.sh/v3:Release", "ops-strimzi").inputs
     assert (strimzi["chart"], strimzi["version"], strimzi["namespace"]) == ("strimzi-kafka-operator", "1.2.0", "strimzi-system")
+    assert {"name": "STRIMZI_POD_SECURITY_PROVIDER_CLASS", "value": "restricted"} in strimzi["values"]["extraEnvs"]
     assert strimzi["values"]["watchNamespaces"] == ["ml"] and strimzi["repositoryOpts"] == {"repo": "https://strimzi.io/charts/"}
     assert result.find("kubernetes:helm.sh/v3:Release", "ops-seldon-crds").inputs["chart"] == "seldon-core-v2-crds"
     runtime = result.find("kubernetes:helm.sh/v3:Release", "ops-seldon-runtime").inputs
