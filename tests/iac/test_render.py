@@ -64,3 +64,25 @@ def test_the_cli_names_the_bad_field_of_a_stack_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == "error: helicon:kafka.controllers.replicas must be ≥ 3 in prod (got 2)"
     assert not (tmp_path / "out").exists()
+
+
+def test_an_invalid_object_stops_the_render_before_anything_is_written(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from helicon.runtime.cli.main import app
+    from helicon.stacks import render as render_module
+
+    registrations = render_stack("dev")
+    index = next(i for i, r in enumerate(registrations) if r.type_token == "kubernetes:apps/v1:Deployment")
+    inputs = yaml.safe_load(yaml.safe_dump(registrations[index].inputs))
+    inputs["spec"]["template"]["spec"]["containers"][0]["imagePullPolice"] = "Always"
+    registrations[index] = replace(registrations[index], inputs=inputs)
+    monkeypatch.setattr(render_module, "render_stack", lambda stack: registrations)
+
+    result = CliRunner().invoke(app, ["render", "dev", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert (f"invalid: Deployment/{inputs['metadata']['name']}: spec.template.spec.containers[0]: "
+            "Additional properties are not allowed ('imagePullPolice' was unexpected)") in result.output
+    assert not (tmp_path / "out").exists()
