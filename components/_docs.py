@@ -102,8 +102,8 @@ def _type_name(hint: typing.Any) -> str:
         return f"`{hint.__name__}`"
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return " | ".join(f'`"{member.value}"`' for member in hint)
-    if get_origin(hint) is list and get_args(hint) and isinstance(get_args(hint)[0], type) \
-            and issubclass(get_args(hint)[0], enum.Enum):
+    if get_origin(hint) is list and get_args(hint) and (_is_typeddict(get_args(hint)[0]) or (
+            isinstance(get_args(hint)[0], type) and issubclass(get_args(hint)[0], enum.Enum))):
         return "list of " + _type_name(get_args(hint)[0])
     text = repr(hint).replace("typing.", "").replace("pulumi.output.", "")
     if "Awaitable" in text:
