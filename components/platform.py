@@ -190,7 +190,7 @@ class HeliconPlatform(pulumi.ComponentResource):
     """Per pipeline, the serving endpoint the bridge calls."""
 
     def __init__(self, name: str, args: HeliconPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        validate_platform(args)
+        validate_platform(args, name=name)
         super().__init__("helicon:platform:HeliconPlatform", name, None, opts)
         namespace = args["namespace"]
         backend = args.get("serving_backend", "seldon")
@@ -225,7 +225,7 @@ class HeliconPlatform(pulumi.ComponentResource):
                 children[f"topic-{role}"] = kafka.KafkaTopic(topic_args["__name"], _strip(topic_args), opts=topic_opts)
             for stage, user_args in plan["users"].items():
                 children[f"user-{stage}"] = kafka.KafkaUser(user_args["__name"], _strip(user_args), opts=topic_opts)
-            model = serving.serving(backend, f"{pipeline['name']}-serving", plan["serving"],
+            model = serving.serving(backend, f"{name}-{pipeline['name']}-serving", plan["serving"],
                                     opts=child_opts(self, depends_on=after_namespace))
             children["serving"] = model
             inference_uris[pipeline["name"]] = model.inference_uri
@@ -250,9 +250,11 @@ class HeliconPlatform(pulumi.ComponentResource):
                                "inference_uris": self.inference_uris})
 
 
-def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArgs") -> None:
-    """Check the whole platform config — its shape, the environment rules and every child's args — and
-    raise ValueError naming the field path (under ``root``) before anything is registered."""
+def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArgs", name: str = "helicon") -> None:
+    """Check the whole platform config — its shape, the environment rules and every child's args, named as
+    the platform ``name`` will name them — and raise ValueError naming the field path (under ``root``)
+    before anything is registered."""
+    check_name(name, "HeliconPlatform name", max_length=20)
     check_args(args, HeliconPlatformArgs, root)
     check_name(args["namespace"], f"{root}.namespace")
     check_image(args["image"], f"{root}.image")
@@ -281,9 +283,9 @@ def validate_platform(args: HeliconPlatformArgs, root: str = "HeliconPlatformArg
     if environment == "prod":
         _check_prod(args, root)
     # Every child's own validation, with the arguments the platform will give it.
-    _nested(f"{root}.kafka", kafka.validate_kafka_cluster, "helicon-kafka", _kafka_args(args))
+    _nested(f"{root}.kafka", kafka.validate_kafka_cluster, f"{name}-kafka", _kafka_args(args))
     for index, pipeline in enumerate(args["pipelines"]):
-        plan = _pipeline_plan("helicon", args, pipeline)
+        plan = _pipeline_plan(name, args, pipeline)
         path = f"{root}.pipelines[{index}]"
         _nested(f"{path}.model", serving.validate_serving, plan["serving"], "ServingArgs")
         for stage, schema in (("bridge", workloads.InferenceBridgeArgs), ("drift", workloads.DriftMonitorArgs),
@@ -356,7 +358,8 @@ def _strip(planned: dict) -> dict:
 
 
 def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineArgs) -> dict:
-    """The arguments of every child of one pipeline (``__name`` = the child's resource name)."""
+    """The arguments of every child of one pipeline (``__name`` = the child's resource name, which starts
+    with the platform's name: child identity follows the component's name, so two platforms never collide)."""
     namespace, p = args["namespace"], pipeline["name"]
     cluster = f"{platform}-kafka"
     secure = args["kafka"].get("listener", "tls-scram") == "tls-scram"
@@ -367,7 +370,8 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
     topics = {role: f"{p}.{role}" for role in TOPIC_ROLES}
     if "streaming_job" in pipeline:
         topics["stream-predictions"] = f"{p}.stream-predictions"
-    plan: dict = {"topics": {role: {"__name": f"{p}-{role}", "cluster": cluster, "namespace": namespace,
+    prefix = f"{platform}-{p}"
+    plan: dict = {"topics": {role: {"__name": f"{prefix}-{role}", "cluster": cluster, "namespace": namespace,
                                     "topic_name": topic, "partitions": partitions, "replicas": replication}
                              for role, topic in topics.items()}}
     access = {"bridge": (["features"], ["predictions", "dlq"]),
@@ -381,12 +385,12 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
         if not secure:
             return {"bootstrap_servers": bootstrap, "security_protocol": "PLAINTEXT"}
         return {"bootstrap_servers": bootstrap, "security_protocol": "SASL_SSL",
-                "credentials_secret": f"{p}-{stage}", "ca_secret": f"{cluster}-cluster-ca-cert"}
+                "credentials_secret": f"{prefix}-{stage}", "ca_secret": f"{cluster}-cluster-ca-cert"}
 
     for stage in stages:
         if secure:
             reads, writes = access[stage]
-            plan["users"][stage] = {"__name": f"{p}-{stage}", "cluster": cluster, "namespace": namespace,
+            plan["users"][stage] = {"__name": f"{prefix}-{stage}", "cluster": cluster, "namespace": namespace,
                                     "read_topics": [topics[r] for r in reads], "write_topics": [topics[w] for w in writes],
                                     "group": f"{p}-{stage}"}
     model = pipeline["model"]
@@ -402,7 +406,7 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
     model_uri = f"oip+http://{host}/v2/models/{p}-model"
 
     def stage_args(stage: str, sizes: dict) -> dict:
-        result = {"__name": f"{p}-{stage}", "namespace": namespace, "image": args["image"],
+        result = {"__name": f"{prefix}-{stage}", "namespace": namespace, "image": args["image"],
                   "kafka": connection(stage), "group": f"{p}-{stage}"}
         result.update({key: sizes[key] for key in ("replicas", "autoscaling", "cpu", "memory") if key in sizes})
         return result
@@ -420,7 +424,7 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
                            "model_spec": learner["model_spec"]}
     if "streaming_job" in pipeline:
         job = pipeline["streaming_job"]
-        stream: dict = {"__name": f"{p}-stream", "namespace": namespace, "image": job["image"],
+        stream: dict = {"__name": f"{prefix}-stream", "namespace": namespace, "image": job["image"],
                         "kafka": connection("stream"), "parallelism": job.get("parallelism", 1),
                         "topology": {"source_topics": [topics["features"]], "sink_topic": topics["stream-predictions"],
                                      "model_uri": model_uri, "group": f"{p}-stream"}}

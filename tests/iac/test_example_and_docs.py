@@ -21,7 +21,7 @@ def test_the_example_program_yields_valid_policy_clean_manifests() -> None:
                                         "acme-ml-platform:s3KeyId": "a", "acme-ml-platform:s3Key": "b"})
     objects = manifests(registrations)
     assert {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"} == {
-        "fraud-bridge", "fraud-drift", "churn-bridge", "acme-mlflow"}
+        "acme-fraud-bridge", "acme-fraud-drift", "acme-churn-bridge", "acme-mlflow"}
     assert validate_all(objects) == []
     assert [v for r in registrations if r.custom for v in violations(r.type_token, unwrap_secrets(r.inputs), "prod")] == []
 

@@ -35,10 +35,10 @@ def test_the_callers_provider_reaches_every_kubernetes_object_through_nested_com
         "bootstrap": "acme-kafka-kafka-bootstrap.ml.svc:9093", "tracking": "http://acme-mlflow.ml.svc:80",
         "uris": {"fraud": "oip+http://fraud-model-predictor.ml.svc:80/v2/models/fraud-model",
                  "churn": "oip+http://churn-model-predictor.ml.svc:80/v2/models/churn-model"}}
-    bridge = result.spec("Deployment", "fraud-bridge")["spec"]["template"]["spec"]["containers"][0]["args"]
+    bridge = result.spec("Deployment", "acme-fraud-bridge")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert bridge[bridge.index("--model") + 1] == "oip+http://fraud-model-predictor.ml.svc:80/v2/models/fraud-model"
     assert bridge[bridge.index("--bootstrap") + 1] == "acme-kafka-kafka-bootstrap.ml.svc:9093"
-    user = result.spec("KafkaUser", "fraud-drift")["spec"]["authorization"]["acls"]
+    user = result.spec("KafkaUser", "acme-fraud-drift")["spec"]["authorization"]["acls"]
     assert {acl["resource"]["name"] for acl in user} == {"fraud.features", "fraud.predictions", "fraud.feedback",
                                                           "fraud.alerts", "fraud.dlq", "fraud-drift"}
     releases = {r.inputs["chart"] for r in result.of_kind("Release")}
@@ -77,3 +77,14 @@ def test_namespace_enforces_restricted_and_denies_ingress_by_default() -> None:
     ports = {port["port"] for rule in egress["egress"] for port in rule["ports"]}
     assert {53, 9092, 9093, 5000} <= ports
     assert run(lambda: PlatformNamespace("p", {"namespace": "ml", "network_policies": False}) and None).of_kind("NetworkPolicy") == []
+
+
+def test_two_platforms_in_one_stack_register_no_name_twice() -> None:
+    # The engine rejects two resources with one URN (type chain + name); mocks do not, so check names here.
+    def build():
+        HeliconPlatform("blue", {**ARGS, "namespace": "ml-blue", "install_operators": False})
+        HeliconPlatform("green", {**ARGS, "namespace": "ml-green", "install_operators": False})
+
+    result = run(build)
+    keys = [(r.type_token, r.name) for r in result.registrations]
+    assert len(keys) > 60 and len(keys) == len(set(keys))

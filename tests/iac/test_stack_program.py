@@ -55,7 +55,8 @@ def test_prod_is_three_controllers_three_brokers_tls_scram_and_two_of_everything
     policies = {r.inputs["metadata"]["name"] for r in prod if r.type_token.endswith(":NetworkPolicy")}
     assert "default-deny-ingress" in policies and "runtime-egress" in policies
     users = {r.name for r in prod if r.type_token.endswith(":KafkaUser")}
-    assert users == {"fraud-bridge", "fraud-drift", "fraud-learner", "fraud-stream", "churn-bridge", "churn-drift"}
+    assert users == {f"helicon-{user}" for user in ("fraud-bridge", "fraud-drift", "fraud-learner", "fraud-stream",
+                                                     "churn-bridge", "churn-drift")}
 
 
 def test_resource_counts_per_stack(stacks) -> None:  # noqa: ANN001
