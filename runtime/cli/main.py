@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from helicon.runtime.cli import demo, local, run
+from helicon.runtime.cli import demo, local, render, run
 
 app = typer.Typer(
     name="helicon",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(local.app, name="local")
 app.add_typer(run.app, name="run")
 app.command(name="demo")(demo.demo)
+app.command(name="render")(render.render)
 
 
 if __name__ == "__main__":
