@@ -43,3 +43,56 @@ def evaluate(
 def _chain(first, rest):  # type: ignore[no-untyped-def]
     yield first
     yield from rest
+
+
+def run_learn(
+    model: Annotated[str | None, typer.Option("--model", envvar="HELICON_LEARN_MODEL", help="Model spec: hbp, hbp:layers=N,units=M, mlp:layers=N,units=M, river:<module>.<Class>.")] = None,
+    bootstrap: Annotated[str | None, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka HOST:PORT.")] = None,
+    features: Annotated[str | None, typer.Option("--features", envvar="HELICON_LEARN_FEATURES", help="Feature events topic (default demo.features).")] = None,
+    feedback: Annotated[str | None, typer.Option("--feedback", envvar="HELICON_LEARN_FEEDBACK", help="Feedback topic (default demo.feedback).")] = None,
+    predictions: Annotated[str | None, typer.Option("--predictions", envvar="HELICON_LEARN_PREDICTIONS", help="Predictions topic (default demo.predictions).")] = None,
+    group: Annotated[str | None, typer.Option("--group", envvar="HELICON_LEARN_GROUP", help="Consumer group id (default helicon-learn).")] = None,
+    dlq: Annotated[str | None, typer.Option("--dlq", envvar="HELICON_LEARN_DLQ", help="Dead-letter topic (default demo.dlq).")] = None,
+    checkpoint: Annotated[str | None, typer.Option("--checkpoint", envvar="HELICON_LEARN_CHECKPOINT", help="mlflow:NAME or mlflow:NAME@ALIAS (default alias online-latest), or s3://BUCKET/PREFIX.")] = None,
+    checkpoint_interval: Annotated[float | None, typer.Option("--checkpoint-interval", envvar="HELICON_LEARN_CHECKPOINT_INTERVAL", help="Seconds between checkpoints (default 60).")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", envvar="HELICON_LEARN_METRICS_PORT", help="Prometheus port (default: off).")] = None,
+    mlflow_experiment: Annotated[str | None, typer.Option("--mlflow-experiment", envvar="HELICON_LEARN_MLFLOW_EXPERIMENT", help="MLflow experiment for prequential metrics (default: off).")] = None,
+    task: Annotated[str | None, typer.Option("--task", envvar="HELICON_LEARN_TASK", help="classification or regression, when the spec does not say.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", envvar="HELICON_LEARN_CONFIG", help="YAML/JSON file of settings; environment and flags override it.")] = None,
+) -> None:
+    """Predict on features, learn from joined feedback, checkpoint (SIGTERM checkpoints and stops)."""
+    import logging
+    import signal
+
+    from pydantic import ValidationError
+
+    from helicon.runtime.learn.service import Learner, LearnerSettings, load_settings_file
+    from helicon.runtime.learn.spec import SpecError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    values: dict[str, object] = {"bootstrap": "127.0.0.1:9092", "features_topic": "demo.features",
+                                 "feedback_topic": "demo.feedback", "predictions_topic": "demo.predictions",
+                                 "dlq_topic": "demo.dlq", "group": "helicon-learn"}
+    try:
+        if config is not None:
+            values.update(load_settings_file(str(config)))
+        given = {"model": model, "bootstrap": bootstrap, "features_topic": features, "feedback_topic": feedback,
+                 "predictions_topic": predictions, "group": group, "dlq_topic": dlq, "checkpoint": checkpoint,
+                 "checkpoint_interval_s": checkpoint_interval, "metrics_port": metrics_port,
+                 "mlflow_experiment": mlflow_experiment, "task": task}
+        values.update({key: value for key, value in given.items() if value is not None})
+        if "model" not in values:
+            raise ValueError("--model is required (or model: in --config, or HELICON_LEARN_MODEL)")
+        settings = LearnerSettings(**values)  # type: ignore[arg-type]
+        service = Learner(settings)
+    except ValidationError as error:
+        first = error.errors()[0]
+        typer.echo(f"error: invalid learner setting {'.'.join(map(str, first['loc']))}: {first['msg']}", err=True)
+        raise typer.Exit(code=2) from None
+    except (SpecError, ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: service.stop())
+    service.run()
+    logging.getLogger(__name__).info("learner stopped: %s", service.counts)
