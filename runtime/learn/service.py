@@ -66,6 +66,9 @@ class LearnerSettings(BaseModel):
     metrics_port: int | None = Field(default=None, ge=0, description="Port of the Prometheus endpoint; none disables it.")
     mlflow_experiment: str | None = Field(default=None, description="Experiment to log prequential metrics to; none disables it.")
     metrics_interval_s: float = Field(default=30.0, gt=0, description="Seconds between MLflow metric logs.")
+    merge_topic: str | None = Field(default=None, description="Compacted topic through which replicas average HBP states; none disables merging.")
+    merge_interval_s: float = Field(default=300.0, gt=0, description="Seconds between merges.")
+    replica_id: str | None = Field(default=None, description="This replica's key on the merge topic (default: the host name).")
     batch_size: int = Field(default=256, ge=1)
     max_wait_ms: int = Field(default=50, ge=0)
 
@@ -101,6 +104,16 @@ class Learner:
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
         })
         self._producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 2})
+        self.exchange = None
+        if settings.merge_topic:
+            from helicon.runtime.learn.hbp import HedgeBackprop
+            from helicon.runtime.learn.merge import StateExchange
+
+            if not isinstance(self.model, HedgeBackprop):
+                raise ValueError(f"merge_topic: merging averages network parameters; {settings.model!r} is not hbp or mlp")
+            import socket
+
+            self.exchange = StateExchange(settings.bootstrap, settings.merge_topic, settings.replica_id or socket.gethostname())
 
     # -- control -----------------------------------------------------------------------------------
 
@@ -114,7 +127,9 @@ class Learner:
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.settings.metrics_port)
         mlflow_run = self.metrics.start_mlflow(self.settings.mlflow_experiment)
-        last_checkpoint = last_log = time.monotonic()
+        last_checkpoint = last_log = last_merge = time.monotonic()
+        if self.exchange is not None:
+            self.exchange.ensure_topic()
         logger.info("learner consuming %s and %s with %s", self.settings.features_topic,
                     self.settings.feedback_topic, self.settings.model)
         try:
@@ -126,6 +141,9 @@ class Learner:
                 if now - last_checkpoint >= self.settings.checkpoint_interval_s:
                     self.checkpoint()
                     last_checkpoint = now
+                if self.exchange is not None and now - last_merge >= self.settings.merge_interval_s:
+                    self.model = self.exchange.merge(self.model, self.counts["learnt"])
+                    last_merge = now
                 if mlflow_run and now - last_log >= self.settings.metrics_interval_s:
                     self.metrics.log_mlflow(self)
                     last_log = now
