@@ -58,6 +58,9 @@ def run_learn(
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", envvar="HELICON_LEARN_METRICS_PORT", help="Prometheus port (default: off).")] = None,
     mlflow_experiment: Annotated[str | None, typer.Option("--mlflow-experiment", envvar="HELICON_LEARN_MLFLOW_EXPERIMENT", help="MLflow experiment for prequential metrics (default: off).")] = None,
     task: Annotated[str | None, typer.Option("--task", envvar="HELICON_LEARN_TASK", help="classification or regression, when the spec does not say.")] = None,
+    merge_topic: Annotated[str | None, typer.Option("--merge-topic", envvar="HELICON_LEARN_MERGE_TOPIC", help="Compacted topic for averaging HBP replicas (default: off).")] = None,
+    merge_interval: Annotated[float | None, typer.Option("--merge-interval", envvar="HELICON_LEARN_MERGE_INTERVAL", help="Seconds between merges (default 300).")] = None,
+    replica_id: Annotated[str | None, typer.Option("--replica-id", envvar="HELICON_LEARN_REPLICA_ID", help="Key of this replica on the merge topic (default: host name).")] = None,
     config: Annotated[Path | None, typer.Option("--config", envvar="HELICON_LEARN_CONFIG", help="YAML/JSON file of settings; environment and flags override it.")] = None,
 ) -> None:
     """Predict on features, learn from joined feedback, checkpoint (SIGTERM checkpoints and stops)."""
@@ -79,7 +82,8 @@ def run_learn(
         given = {"model": model, "bootstrap": bootstrap, "features_topic": features, "feedback_topic": feedback,
                  "predictions_topic": predictions, "group": group, "dlq_topic": dlq, "checkpoint": checkpoint,
                  "checkpoint_interval_s": checkpoint_interval, "metrics_port": metrics_port,
-                 "mlflow_experiment": mlflow_experiment, "task": task}
+                 "mlflow_experiment": mlflow_experiment, "task": task, "merge_topic": merge_topic,
+                 "merge_interval_s": merge_interval, "replica_id": replica_id}
         values.update({key: value for key, value in given.items() if value is not None})
         if "model" not in values:
             raise ValueError("--model is required (or model: in --config, or HELICON_LEARN_MODEL)")
@@ -96,3 +100,24 @@ def run_learn(
         signal.signal(signum, lambda *_: service.stop())
     service.run()
     logging.getLogger(__name__).info("learner stopped: %s", service.counts)
+
+
+@app.command()
+def harness(
+    examples: Annotated[int, typer.Option("--examples", help="Examples per stream (the paper used 4.5–5 million).")] = 20_000,
+    output: Annotated[Path, typer.Option("--output", help="Directory for learning-results.md, results.json and alpha-*.png.")] = Path("docs/results/learning"),
+    streams: Annotated[str, typer.Option("--streams", help="Comma-separated: syn8, cd1, cd2.")] = "syn8,cd1,cd2",
+    models: Annotated[str | None, typer.Option("--models", help="Semicolon-separated specs (default: HBP-20, MLP depths 2,3,4,8,16,20, river baselines).")] = None,
+    units: Annotated[int, typer.Option("--units", help="Width of every network (paper: 100).")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the streams.")] = 0,
+) -> None:
+    """Run the paper's streams through HBP-20, fixed-depth online backprop and river; write table and α plots."""
+    from helicon.runtime.learn.harness import run_harness
+
+    if examples < 10:
+        typer.echo("error: --examples must be ≥ 10", err=True)
+        raise typer.Exit(code=2)
+    chosen = [spec.strip() for spec in models.split(";")] if models else None
+    path = run_harness(examples, output, chosen, [stream.strip() for stream in streams.split(",")], seed, units,
+                       log=lambda line: typer.echo(line, err=True))
+    typer.echo(str(path))

@@ -175,3 +175,49 @@ def test_learner_restores_its_checkpoint_and_resumes_after_it(platform_env: dict
     second.stop()
     thread.join(60)
     assert second.counts["predicted"] == 200 and second.counts["learnt"] == 200
+
+
+def test_run_learn_process_checkpoints_on_sigterm(platform_env: dict[str, str], topics: Topics) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from helicon.runtime.learn.checkpoint import open_store, restore_model
+
+    bootstrap = platform_env["KAFKA_BOOTSTRAP_SERVERS"]
+    store = f"s3://{platform_env['HELICON_S3_BUCKET']}/learners/{topics.features}-process"
+    events = linear_events(60, seed=3)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    produce(producer, topics.features, ((key, {"id": key, "ts": 1, "features": row}) for key, row, _ in events))
+    produce(producer, topics.feedback, ((key, {"id": key, "label": label, "ts": 2}) for key, _, label in events))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helicon.runtime.cli.main", "run", "learn", "--bootstrap", bootstrap,
+         "--features", topics.features, "--feedback", topics.feedback, "--predictions", topics.predictions,
+         "--dlq", topics.dlq, "--group", f"g-{topics.features}", "--model", "mlp:layers=2,units=8",
+         "--checkpoint", store, "--checkpoint-interval", "3600"],
+        env={**os.environ, **platform_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert len(read_all(bootstrap, topics.predictions, len(events))) == len(events)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    old = {name: os.environ.get(name) for name in platform_env}
+    os.environ.update(platform_env)
+    try:
+        checkpoint = open_store(store).load_latest()
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    assert checkpoint is not None, stderr[-2000:]
+    assert checkpoint["metrics"]["counts"]["predicted"] == len(events)
+    assert checkpoint["metrics"]["counts"]["learnt"] == len(events)
+    assert restore_model(checkpoint["model"]).n_seen == len(events)
+    assert sum(checkpoint["offsets"][f"{topics.features}:{partition}"] for partition in range(3)
+               if f"{topics.features}:{partition}" in checkpoint["offsets"]) == len(events)
