@@ -109,6 +109,7 @@ def render_table(results: dict[str, list[dict[str, Any]]], examples: int, seed: 
 def plot_alpha(trace: list[tuple[int, list[float]]], path: Path, title: str, segments: int, examples: int) -> None:
     """A heat map of α (heads × time), with the concept boundaries as dashed lines."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -124,6 +125,7 @@ def plot_alpha(trace: list[tuple[int, list[float]]], path: Path, title: str, seg
         axes.axvline(boundary * examples / segments, color="red", linestyle="--", linewidth=1)
     axes.set_xlabel("examples seen")
     axes.set_ylabel("head (hidden layer)")
+    axes.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes.set_title(title)
     axes.legend(loc="upper right", fontsize=8)
     figure.colorbar(image, ax=axes, label="α")

@@ -15,31 +15,9 @@ Options common to ``hbp`` and ``mlp``: ``task=classification|regression``, ``bet
 {'layers': 4, 'units': 16}
 >>> type(build_model("mlp:layers=2,units=8")).__name__
 'HedgeBackprop'
->>> build_model("river:preprocessing.StandardScaler|linear_model.LogisticRegression(l2=0.01)")
-Pipeline (
-  StandardScaler (
-    with_std=True
-  ),
-  LogisticRegression (
-    optimizer=SGD (
-      lr=Constant (
-        learning_rate=0.01
-      )
-    )
-    loss=Log (
-      weight_pos=1.
-      weight_neg=1.
-    )
-    l2=0.01
-    l1=0.
-    intercept_init=0.
-    intercept_lr=Constant (
-      learning_rate=0.01
-    )
-    clip_gradient=1e+12
-    initializer=Zeros ()
-  )
-)
+>>> pipeline = build_model("river:preprocessing.StandardScaler|linear_model.LogisticRegression(l2=0.01)")
+>>> list(pipeline.steps), pipeline["LogisticRegression"].l2
+(['StandardScaler', 'LogisticRegression'], 0.01)
 """
 
 from __future__ import annotations
