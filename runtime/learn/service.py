@@ -126,6 +126,7 @@ class Learner:
         self._consumer.subscribe([self.settings.features_topic, self.settings.feedback_topic], on_assign=self._on_assign)
         if self.settings.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.settings.metrics_port)
+            self.metrics.observe(self)
         mlflow_run = self.metrics.start_mlflow(self.settings.mlflow_experiment)
         last_checkpoint = last_log = last_merge = time.monotonic()
         if self.exchange is not None:

@@ -221,3 +221,70 @@ def test_run_learn_process_checkpoints_on_sigterm(platform_env: dict[str, str], 
     assert restore_model(checkpoint["model"]).n_seen == len(events)
     assert sum(checkpoint["offsets"][f"{topics.features}:{partition}"] for partition in range(3)
                if f"{topics.features}:{partition}" in checkpoint["offsets"]) == len(events)
+
+
+def test_sigkill_loses_only_what_followed_the_checkpoint_and_replay_relearns_it(
+        platform_env: dict[str, str], topics: Topics, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from helicon.runtime.learn.checkpoint import open_store
+
+    for name, value in platform_env.items():
+        monkeypatch.setenv(name, value)
+    bootstrap = platform_env["KAFKA_BOOTSTRAP_SERVERS"]
+    location = f"s3://{platform_env['HELICON_S3_BUCKET']}/learners/{topics.features}-kill"
+    store = open_store(location)
+    command = [sys.executable, "-m", "helicon.runtime.cli.main", "run", "learn", "--bootstrap", bootstrap,
+               "--features", topics.features, "--feedback", topics.feedback, "--predictions", topics.predictions,
+               "--dlq", topics.dlq, "--group", f"g-{topics.features}", "--model", "mlp:layers=2,units=8",
+               "--checkpoint", location]
+    events = linear_events(150, seed=4)
+    producer = Producer({"bootstrap.servers": bootstrap})
+
+    def learnt_in_checkpoint() -> int:
+        checkpoint = store.load_latest()
+        return -1 if checkpoint is None else checkpoint["metrics"]["counts"]["learnt"]
+
+    first = subprocess.Popen([*command, "--checkpoint-interval", "1"], env=dict(os.environ),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        produce(producer, topics.features, ((key, {"id": key, "ts": 1, "features": row}) for key, row, _ in events[:100]))
+        produce(producer, topics.feedback, ((key, {"id": key, "label": label, "ts": 2}) for key, _, label in events[:100]))
+        wait_for(lambda: learnt_in_checkpoint() == 100, "a checkpoint covering the first 100 examples")
+        produce(producer, topics.features, ((key, {"id": key, "ts": 3, "features": row}) for key, row, _ in events[100:]))
+        produce(producer, topics.feedback, ((key, {"id": key, "label": label, "ts": 4}) for key, _, label in events[100:]))
+        assert len(read_all(bootstrap, topics.predictions, 150)) >= 150   # the last 50 were handled, then:
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+
+    import re
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    second = subprocess.Popen([*command, "--checkpoint-interval", "3600", "--metrics-port", str(port)],
+                              env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def learnt_by_second() -> int:
+        try:
+            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except requests.RequestException:
+            return -1
+        found = re.search(r'helicon_learn_examples_total\{kind="learnt",model="[^"]*"\} ([0-9.e+]+)', text)
+        return int(float(found.group(1))) if found else -1
+
+    try:
+        # replay from the checkpoint's offsets re-predicts and relearns whatever the kill lost
+        wait_for(lambda: learnt_by_second() == 150, "the replay to relearn up to 150")
+        second.send_signal(signal.SIGTERM)
+        second.wait(120)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode == 0
+    assert learnt_in_checkpoint() == 150        # each example learnt exactly once across the kill
