@@ -101,7 +101,8 @@ def render_table(results: dict[str, list[dict[str, Any]]], examples: int, seed: 
             mark = "**" if abs(outcome["error"] - best) < 1e-9 else ""
             cells.append(f"{mark}{outcome['error']:.2f}{mark} | {outcome['tail_error']:.2f}")
         rate = next(item for item in next(iter(results.values())) if item["model"] == spec)["rate"]
-        lines.append(f"| `{spec}` | " + " | ".join(cells) + f" | {rate:,.0f} |")
+        escaped = spec.replace("|", "\\|")  # a pipeline's "|" would split the Markdown cell
+        lines.append(f"| `{escaped}` | " + " | ".join(cells) + f" | {rate:,.0f} |")
     lines += ["", "α over time (HBP-20): " + ", ".join(f"![{stream}](alpha-{stream}.png)" for stream in results), ""]
     return "\n".join(lines)
 
