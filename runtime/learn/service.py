@@ -97,6 +97,7 @@ class Learner:
         self.metrics_port: int | None = None
         self._restored_positions: dict[tuple[str, int], int] = {}
         self._stopping = threading.Event()
+        self._latest_ts = 0
         self.metrics = LearnerMetrics(settings.model)
         self._restore()
         self._consumer = Consumer({
@@ -216,6 +217,10 @@ class Learner:
             else:
                 self._on_feedback(message)
             self.positions[(message.topic(), message.partition())] = message.offset() + 1
+        # TTL on the events' own clock, so that a replay expires exactly what the live run did
+        expired = self.join.expire(self._latest_ts)
+        if expired:
+            logger.info("%d predictions expired without a label", len(expired))
         self.metrics.observe(self)
 
     def _on_features(self, message: Message) -> None:
@@ -240,6 +245,7 @@ class Learner:
                                                        prediction, latency_ms, scores))
         self.counts["predicted"] += 1
         ts = int(event.ts) if event.ts is not None else now_ms()
+        self._latest_ts = max(self._latest_ts, ts)
         joined = self.join.add_prediction(event.id, {"features": dict(event.features), "prediction": prediction}, ts)
         if joined is not None:
             self._learn(message, joined.prediction, joined.label)
@@ -251,6 +257,7 @@ class Learner:
             self._dead_letter(message, "decode", error.__class__.__name__, _first_error(error))
             return
         ts = int(event.ts) if event.ts is not None else now_ms()
+        self._latest_ts = max(self._latest_ts, ts)
         joined = self.join.add_feedback(event.id, event.label, ts)
         if joined is not None:
             self._learn(message, joined.prediction, joined.label)
