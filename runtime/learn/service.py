@@ -231,10 +231,14 @@ class Learner:
             return
         started = time.perf_counter()
         try:
-            prediction = self.model.predict_one(event.features)
             scores = None
             if self.prequential.task == "classification" and hasattr(self.model, "predict_proba_one"):
-                scores = {str(label): float(p) for label, p in self.model.predict_proba_one(event.features).items()}
+                # One pass gives both: the prediction is the most probable class, as predict_one's.
+                probabilities = self.model.predict_proba_one(event.features)
+                scores = {str(label): float(p) for label, p in probabilities.items()}
+                prediction = max(probabilities, key=probabilities.__getitem__) if probabilities else None
+            else:
+                prediction = self.model.predict_one(event.features)
         except (ValueError, TypeError) as error:
             self._dead_letter(message, "predict", error.__class__.__name__, str(error))
             return
