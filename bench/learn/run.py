@@ -166,8 +166,8 @@ def main() -> None:
         "",
         "The service also publishes a prediction with class probabilities per event and keeps the",
         "feedback join. All features and labels are on the topics before it starts, so it may read",
-        "a run of features before their labels and predict them with a less-trained model: its",
-        "prequential accuracy is therefore lower than in-process, where every label comes right",
+        "a run of features before their labels and predict them with a less-trained model, so its",
+        "prequential accuracy can differ from in-process evaluation, where every label comes right",
         "after its prediction.",
         "",
     ]
