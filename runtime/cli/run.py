@@ -40,3 +40,7 @@ def bridge(
         signal.signal(signum, lambda *_: service.stop())
     service.run()
     logging.getLogger(__name__).info("bridge stopped: %d scored, %d dead-lettered", service.scored, service.dead_lettered)
+
+from helicon.runtime.cli.learn import run_learn as _run_learn  # noqa: E402 - issue 5: `helicon run learn`
+
+app.command(name="learn")(_run_learn)

@@ -112,5 +112,12 @@ class KafkaBroker(LocalService):
 
 
 def _kafka_cluster_id() -> str:
-    """A cluster id in Kafka's format: a random UUID, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random cluster id as Kafka makes them (22 url-safe base64 characters).
+
+    Like Kafka's own ``Uuid.randomUuid``, never one starting with "-": the storage tool's argument
+    parser would take it for an option (``--cluster-id: expected one argument``).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
