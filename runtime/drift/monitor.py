@@ -1,0 +1,100 @@
+"""The drift monitor as a library: feature events, predictions and feedback in; alerts out.
+
+The service (``helicon run drift``) and the offline replay (``helicon drift replay``) both drive
+this one object, so a replay over the same data gives the same detections. It holds no
+connection: the caller passes each event with its :class:`~helicon.runtime.drift.window.Position`.
+
+>>> monitor = DriftMonitor(DriftConfig(), pipeline="demo")
+>>> monitor.observe_prediction("e1", prediction=1, model={"name": "m", "version": "3"}, position=Position("p", 0, 0, 10))
+[]
+>>> monitor.observe_feedback("e1", label=0, position=Position("f", 0, 0, 20))
+[]
+>>> monitor.join.stats.joined, monitor.concept.errors, monitor.model
+(1, 1, {'name': 'm', 'version': '3'})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from helicon.runtime.drift.alerts import DriftAlert
+from helicon.runtime.drift.concept import ConceptDriftMonitor, is_error
+from helicon.runtime.drift.config import DriftConfig
+from helicon.runtime.drift.detection import Detection
+from helicon.runtime.drift.feature_detectors import FeatureDriftMonitor
+from helicon.runtime.drift.window import Position, PositionLog
+from helicon.runtime.join import FeedbackJoin
+
+
+@dataclass
+class DriftMonitor:
+    """Data drift per feature and concept drift on the joined error stream, with fresh-data windows."""
+
+    config: DriftConfig
+    pipeline: str = "default"
+    join_ttl_ms: int = 3_600_000
+    join_max_entries: int = 100_000
+    features: FeatureDriftMonitor = field(init=False)
+    concept: ConceptDriftMonitor = field(init=False)
+    join: FeedbackJoin[dict[str, Any]] = field(init=False)
+    #: the model version last seen on the predictions topic (the served model the run links to)
+    model: dict[str, str] | None = None
+    #: joined examples whose error could not be computed (e.g. a non-numeric regression label)
+    unscorable: int = 0
+    _feature_positions: PositionLog = field(init=False)
+    _joined_positions: PositionLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.features = FeatureDriftMonitor(self.config)
+        self.concept = ConceptDriftMonitor(self.config.concept)
+        self.join = FeedbackJoin(ttl_ms=self.join_ttl_ms, max_entries=self.join_max_entries)
+        self._feature_positions = PositionLog(self.config.positions_kept)
+        self._joined_positions = PositionLog(self.config.positions_kept)
+
+    def observe_features(self, features: dict[str, Any], position: Position) -> list[DriftAlert]:
+        """One feature event; returns its data-drift alerts."""
+        detections = self.features.update(features)
+        self._feature_positions.append(self.features.index, position)
+        return [self._alert(d, "data", self._feature_positions, position) for d in detections]
+
+    def observe_prediction(self, event_id: str, prediction: Any, model: dict[str, str] | None,
+                           position: Position) -> list[DriftAlert]:
+        """One prediction; returns concept alerts if its label was already waiting."""
+        if model:
+            self.model = model
+        pair = self.join.add_prediction(event_id, {"prediction": prediction, "position": _pos(position)},
+                                        ts_ms=position.ts_ms or 0)
+        return [] if pair is None else self._joined(pair.prediction, pair.label, position)
+
+    def observe_feedback(self, event_id: str, label: Any, position: Position) -> list[DriftAlert]:
+        """One label; returns concept alerts if it completed a join."""
+        pair = self.join.add_feedback(event_id, label, ts_ms=position.ts_ms or 0)
+        return [] if pair is None else self._joined(pair.prediction, pair.label, position)
+
+    def observe_outcome(self, prediction: Any, label: Any, position: Position) -> list[DriftAlert]:
+        """A prediction and its label known together (offline replay): skips the join."""
+        return self._joined({"prediction": prediction, "position": _pos(position)}, label, position)
+
+    def expire(self, now_ms: int) -> int:
+        """Expire join entries older than the TTL; returns how many predictions were never labelled."""
+        return len(self.join.expire(now_ms))
+
+    def _joined(self, recorded: dict[str, Any], label: Any, position: Position) -> list[DriftAlert]:
+        try:
+            error = is_error(self.config.concept, recorded["prediction"], label)
+        except ValueError:
+            self.unscorable += 1
+            return []
+        detections = self.concept.update(error)
+        # The fresh data of concept drift are the labelled events: the position of their feedback.
+        self._joined_positions.append(self.concept.index, position)
+        return [self._alert(d, "concept", self._joined_positions, position) for d in detections]
+
+    def _alert(self, detection: Detection, tier: str, log: PositionLog, position: Position) -> DriftAlert:
+        window = log.window(detection.window_start, detection.index)
+        return DriftAlert(detection, tier, window, position, self.pipeline, self.model)
+
+
+def _pos(position: Position) -> list[Any]:
+    return [position.topic, position.partition, position.offset, position.ts_ms]
