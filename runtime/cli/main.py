@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from helicon.runtime.cli import demo, local, run
+from helicon.runtime.cli import demo, drift, local, run
 
 app = typer.Typer(
     name="helicon",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.add_typer(local.app, name="local")
 app.add_typer(run.app, name="run")
+run.app.command(name="drift")(drift.run_drift)
+app.add_typer(drift.app, name="drift")
 app.command(name="demo")(demo.demo)
 
 

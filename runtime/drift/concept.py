@@ -35,8 +35,8 @@ def build_binary_detector(spec: ConceptSpec) -> Any:
     if spec.detector == "eddm":
         return binary.EDDM(warm_start=spec.warm_start)
     if spec.detector == "hddm_a":
-        return binary.HDDM_A(drift_confidence=spec.drift_confidence, warning_confidence=spec.warning_confidence)
-    return binary.HDDM_W(drift_confidence=spec.drift_confidence, warning_confidence=spec.warning_confidence)
+        return binary.HDDMA(drift_confidence=spec.drift_confidence, warning_confidence=spec.warning_confidence)
+    return binary.HDDMW(drift_confidence=spec.drift_confidence, warning_confidence=spec.warning_confidence)
 
 
 def is_error(spec: ConceptSpec, prediction: Any, label: Any) -> bool:

@@ -36,7 +36,7 @@ class FeatureDetectorSpec(_Strict):
     clock: int = Field(default=32, ge=1, description="ADWIN: check for change every `clock` updates.")
     min_window_length: int = Field(default=5, ge=1, description="ADWIN: smallest sub-window compared.")
     grace_period: int = Field(default=100, ge=1, description="ADWIN: updates before the first check.")
-    ph_threshold: float = Field(default=50.0, gt=0, description="PageHinkley λ (cumulative deviation that signals drift).")
+    ph_threshold: float = Field(default=100.0, gt=0, description="PageHinkley λ (cumulative deviation that signals drift).")
     ph_delta: float = Field(default=0.005, ge=0, description="PageHinkley δ (tolerated magnitude of change).")
     ph_min_instances: int = Field(default=30, ge=1, description="PageHinkley: updates before the first check.")
     kswin_alpha: float = Field(default=0.0001, gt=0, lt=1, description="KSWIN: KS-test significance level.")
@@ -61,9 +61,10 @@ class ConceptSpec(_Strict):
         default="classification", description="classification: error = prediction != label.")
     error_threshold: float | None = Field(
         default=None, gt=0, description="regression: error = |prediction - label| > error_threshold (required).")
-    warm_start: int = Field(default=30, ge=1, description="DDM/EDDM: updates before testing (Gama et al. 2004).")
-    warning_threshold: float = Field(default=2.0, gt=0, description="DDM: warning when p+s > p_min + k·s_min.")
-    drift_threshold: float = Field(default=3.0, gt=0, description="DDM: drift when p+s > p_min + k·s_min.")
+    warm_start: int = Field(default=1000, ge=1,
+                            description="DDM/EDDM: updates before testing (Gama et al. 2004; river's default 30 gives false drifts, see docs/drift.md).")
+    warning_threshold: float = Field(default=3.0, gt=0, description="DDM: warning when p+s > p_min + k·s_min (paper: 2).")
+    drift_threshold: float = Field(default=4.0, gt=0, description="DDM: drift when p+s > p_min + k·s_min (paper: 3).")
     drift_confidence: float = Field(default=0.001, gt=0, lt=1, description="HDDM: drift confidence.")
     warning_confidence: float = Field(default=0.005, gt=0, lt=1, description="HDDM: warning confidence.")
 

@@ -60,7 +60,7 @@ class _NumericWatch:
         window_start = index - retained + 1
         statistics: dict[str, Any] = {"updates": self.updates, "retained": retained}
         if self.kind == "adwin":
-            statistics |= {"mean_after": self.detector.estimation, "variance_after": self.detector.variance}
+            statistics |= {"window_mean": self.detector.estimation}
         elif self.kind == "kswin":
             statistics |= {"p_value": self.detector.p_value}
         self.since_reset = index + 1
