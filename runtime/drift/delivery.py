@@ -75,7 +75,10 @@ def retrying_session(retries: int, backoff_s: float) -> requests.Session:
 class Dispatcher:
     """Runs deliveries and other slow jobs (MLflow logging) on one background thread."""
 
-    def __init__(self, retries: int = 5, backoff_s: float = 0.5, timeout_s: float = 5.0, max_queue: int = 1_000) -> None:
+    def __init__(self, retries: int = 5, backoff_s: float = 0.5, timeout_s: float = 5.0, max_queue: int = 1_000,
+                 environ: Mapping[str, str] | None = None) -> None:
+        #: where tokens and HMAC keys are looked up when sending (the process environment by default)
+        self._environ = os.environ if environ is None else environ
         self._session = retrying_session(retries, backoff_s)
         self._timeout_s = timeout_s
         self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=max_queue)
@@ -121,7 +124,7 @@ class Dispatcher:
                 self._queue.task_done()
 
     def _post(self, delivery: Delivery) -> None:
-        data, headers = delivery.request()
+        data, headers = delivery.request(self._environ)
         try:
             response = self._session.post(delivery.url, data=data, headers=headers, timeout=self._timeout_s)
         except requests.RequestException as error:
