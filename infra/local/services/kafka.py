@@ -112,5 +112,11 @@ class KafkaBroker(LocalService):
 
 
 def _kafka_cluster_id() -> str:
-    """A cluster id in Kafka's format: a random UUID, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id in Kafka's format: a random UUID, URL-safe base64 without padding.
+
+    One id in 64 would start with "-", which kafka-storage's argument parser takes for an option.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
