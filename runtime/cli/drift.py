@@ -31,6 +31,7 @@ def run_drift(
     pipeline: Annotated[str | None, typer.Option("--pipeline", envvar="HELICON_PIPELINE", help="Pipeline name P (default demo).")] = None,
     dlq: Annotated[str | None, typer.Option("--dlq", envvar="HELICON_DRIFT_DLQ", help="Dead-letter topic (default P.dlq).")] = None,
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", envvar="HELICON_DRIFT_CHECKPOINT", help="Checkpoint file.")] = None,
+    instance_id: Annotated[str | None, typer.Option("--instance-id", envvar="HELICON_DRIFT_INSTANCE_ID", help="Static group membership id (e.g. the pod name).")] = None,
     mlflow_tracking_uri: Annotated[str | None, typer.Option("--mlflow", envvar="MLFLOW_TRACKING_URI", help="MLflow server for the monitoring run.")] = None,
 ) -> None:
     """Watch features (ADWIN per feature) and the joined error stream (DDM); publish alerts and fire triggers.
@@ -44,7 +45,7 @@ def run_drift(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     overrides = {"bootstrap": bootstrap, "features_topic": features, "predictions_topic": predictions,
                  "feedback_topic": feedback, "alerts_topic": alerts, "group": group, "pipeline": pipeline,
-                 "dlq_topic": dlq, "checkpoint_path": checkpoint, "mlflow_tracking_uri": mlflow_tracking_uri}
+                 "dlq_topic": dlq, "checkpoint_path": checkpoint, "instance_id": instance_id, "mlflow_tracking_uri": mlflow_tracking_uri}
     try:
         settings = load_settings(config, overrides)
         service = DriftService(settings)

@@ -4,12 +4,21 @@ The service (``helicon run drift``) and the offline replay (``helicon drift repl
 this one object, so a replay over the same data gives the same detections. It holds no
 connection: the caller passes each event with its :class:`~helicon.runtime.drift.window.Position`.
 
+Detectors are kept **per input partition**: Kafka orders events only within a partition, and a
+consumer catching up on a backlog reads partitions in long runs, so one detector over the merged
+stream would see the same change several times over. Per partition, each detector sees its events
+in order; one change then shows up once per partition, and the cooldown (see
+:mod:`~helicon.runtime.drift.throttle`) folds those into one trigger. It is also what lets replicas
+of a consumer group share the partitions. Concept drift is tracked per partition of the message
+that completed the join (prediction and feedback are keyed by event id, so both land on the same
+partition number when the two topics have the same partition count).
+
 >>> monitor = DriftMonitor(DriftConfig(), pipeline="demo")
 >>> monitor.observe_prediction("e1", prediction=1, model={"name": "m", "version": "3"}, position=Position("p", 0, 0, 10))
 []
 >>> monitor.observe_feedback("e1", label=0, position=Position("f", 0, 0, 20))
 []
->>> monitor.join.stats.joined, monitor.concept.errors, monitor.model
+>>> monitor.join.stats.joined, monitor.concept[0].errors, monitor.model
 (1, 1, {'name': 'm', 'version': '3'})
 """
 
@@ -35,28 +44,36 @@ class DriftMonitor:
     pipeline: str = "default"
     join_ttl_ms: int = 3_600_000
     join_max_entries: int = 100_000
-    features: FeatureDriftMonitor = field(init=False)
-    concept: ConceptDriftMonitor = field(init=False)
+    #: per input partition
+    features: dict[int, FeatureDriftMonitor] = field(default_factory=dict, init=False)
+    #: per partition of the message that completed the join
+    concept: dict[int, ConceptDriftMonitor] = field(default_factory=dict, init=False)
     join: FeedbackJoin[dict[str, Any]] = field(init=False)
     #: the model version last seen on the predictions topic (the served model the run links to)
     model: dict[str, str] | None = None
     #: joined examples whose error could not be computed (e.g. a non-numeric regression label)
     unscorable: int = 0
-    _feature_positions: PositionLog = field(init=False)
-    _joined_positions: PositionLog = field(init=False)
+    _feature_positions: dict[int, PositionLog] = field(default_factory=dict, init=False)
+    _joined_positions: dict[int, PositionLog] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.features = FeatureDriftMonitor(self.config)
-        self.concept = ConceptDriftMonitor(self.config.concept)
         self.join = FeedbackJoin(ttl_ms=self.join_ttl_ms, max_entries=self.join_max_entries)
-        self._feature_positions = PositionLog(self.config.positions_kept)
-        self._joined_positions = PositionLog(self.config.positions_kept)
+
+    @property
+    def feature_events(self) -> int:
+        """Feature events seen, over all partitions."""
+        return sum(monitor.index + 1 for monitor in self.features.values())
 
     def observe_features(self, features: dict[str, Any], position: Position) -> list[DriftAlert]:
         """One feature event; returns its data-drift alerts."""
-        detections = self.features.update(features)
-        self._feature_positions.append(self.features.index, position)
-        return [self._alert(d, "data", self._feature_positions, position) for d in detections]
+        monitor = self.features.get(position.partition)
+        if monitor is None:
+            monitor = self.features[position.partition] = FeatureDriftMonitor(self.config)
+            self._feature_positions[position.partition] = PositionLog(self.config.positions_kept)
+        detections = monitor.update(features)
+        log = self._feature_positions[position.partition]
+        log.append(monitor.index, position)
+        return [self._alert(d, "data", log, position) for d in detections]
 
     def observe_prediction(self, event_id: str, prediction: Any, model: dict[str, str] | None,
                            position: Position) -> list[DriftAlert]:
@@ -86,10 +103,15 @@ class DriftMonitor:
         except ValueError:
             self.unscorable += 1
             return []
-        detections = self.concept.update(error)
-        # The fresh data of concept drift are the labelled events: the position of their feedback.
-        self._joined_positions.append(self.concept.index, position)
-        return [self._alert(d, "concept", self._joined_positions, position) for d in detections]
+        concept = self.concept.get(position.partition)
+        if concept is None:
+            concept = self.concept[position.partition] = ConceptDriftMonitor(self.config.concept)
+            self._joined_positions[position.partition] = PositionLog(self.config.positions_kept)
+        detections = concept.update(error)
+        # The fresh data of concept drift are the labelled events: the message that completed each join.
+        log = self._joined_positions[position.partition]
+        log.append(concept.index, position)
+        return [self._alert(d, "concept", log, position) for d in detections]
 
     def _alert(self, detection: Detection, tier: str, log: PositionLog, position: Position) -> DriftAlert:
         window = log.window(detection.window_start, detection.index)

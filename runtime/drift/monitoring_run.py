@@ -60,8 +60,7 @@ class MonitoringRun:
         self.link_model(alert.get("model"))
         kind = alert["kind"]
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        step = int(alert.get("index", 0))
-        self.client.log_metric(run_id, f"alerts_{kind}", self.counts[kind], timestamp=_now_ms(), step=step)
+        self.client.log_metric(run_id, f"alerts_{kind}", self.counts[kind], timestamp=_now_ms(), step=self.counts[kind])
         self.client.log_dict(run_id, alert, f"alerts/{alert['emitted_at_ms']}-{alert['id']}.json")
 
     def log_statistics(self, metrics: dict[str, float], step: int) -> None:

@@ -53,10 +53,11 @@ class DriftService:
         self.dispatcher = Dispatcher(settings.monitor.delivery.retries, settings.monitor.delivery.backoff_s,
                                      settings.monitor.delivery.timeout_s)
         self.mlflow = MonitoringRun(settings.mlflow_tracking_uri, settings.pipeline, run_id) if settings.mlflow_tracking_uri else None
-        self._consumer = Consumer({
-            "bootstrap.servers": settings.bootstrap, "group.id": settings.group,
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-        })
+        consumer_config = {"bootstrap.servers": settings.bootstrap, "group.id": settings.group,
+                           "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+        if settings.instance_id:
+            consumer_config["group.instance.id"] = settings.instance_id
+        self._consumer = Consumer(consumer_config)
         self._producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 5})
         self._last_checkpoint = time.monotonic()
         self._last_statistics = time.monotonic()
@@ -116,7 +117,8 @@ class DriftService:
                     alerts += self.monitor.observe_feedback(label.id, label.label, Position(topic, partition, offset, ts))
                 else:
                     continue
-                newest_ts = max(newest_ts, ts)
+                if topic != features:  # the join's clock runs on its own two topics' event time
+                    newest_ts = max(newest_ts, ts)
             except ValidationError as error:
                 self._dead_letter(message, error.__class__.__name__, describe(error))
         if newest_ts:
@@ -179,7 +181,7 @@ class DriftService:
         self.offsets = dict(state["offsets"])
         self.outbox = list(state["outbox"])
         logger.info("restored checkpoint %s: %d feature events, %d joined, %d alerts pending",
-                    self.store.path, self.monitor.features.index + 1, self.monitor.join.stats.joined, len(self.outbox))
+                    self.store.path, self.monitor.feature_events, self.monitor.join.stats.joined, len(self.outbox))
         return state.get("mlflow_run_id")
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -203,23 +205,24 @@ class DriftService:
             return
         self._last_statistics = time.monotonic()
         metrics = statistics_metrics(self.monitor)
-        step = self.monitor.features.index + 1
+        step = self.monitor.feature_events
         self.dispatcher.submit(lambda: self.mlflow.log_statistics(metrics, step), what="mlflow statistics")
 
 
 def statistics_metrics(monitor: DriftMonitor) -> dict[str, float]:
     """Flat MLflow metrics: per-feature detector estimates, error rate, join and input counters."""
     metrics: dict[str, float] = {}
-    for feature, stats in monitor.features.statistics().items():
-        for name, value in stats.items():
-            metrics[f"feature/{_metric_name(feature)}/{name}"] = value
-    for name, count in monitor.features.missing.items():
-        metrics[f"feature/{_metric_name(name)}/missing"] = count
-    for name, count in monitor.features.wrong_type.items():
-        metrics[f"feature/{_metric_name(name)}/wrong_type"] = count
-    concept = monitor.concept
-    if concept.index >= 0:
-        metrics["concept/error_rate_total"] = concept.errors / (concept.index + 1)
+    for partition, features in monitor.features.items():
+        for feature, stats in features.statistics().items():
+            for name, value in stats.items():
+                metrics[f"feature/{_metric_name(feature)}/p{partition}/{name}"] = value
+        for name, count in features.missing.items():
+            metrics[f"feature/{_metric_name(name)}/p{partition}/missing"] = count
+        for name, count in features.wrong_type.items():
+            metrics[f"feature/{_metric_name(name)}/p{partition}/wrong_type"] = count
+    for partition, concept in monitor.concept.items():
+        if concept.index >= 0:
+            metrics[f"concept/p{partition}/error_rate_total"] = concept.errors / (concept.index + 1)
     for name, value in vars(monitor.join.stats).items():
         metrics[f"join/{name}"] = value
     return metrics

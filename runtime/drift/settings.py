@@ -36,6 +36,9 @@ class DriftServiceSettings(BaseModel):
     alerts_topic: str | None = Field(default=None, description="Where alerts go (default P.alerts).")
     dlq_topic: str | None = Field(default=None, description="Undecodable events (default P.dlq).")
     group: str = Field(default="helicon-drift", min_length=1, description="Consumer group id.")
+    instance_id: str | None = Field(default=None, min_length=1,
+                                    description="Static group membership (`group.instance.id`, e.g. the pod name): "
+                                                "a restarted instance gets its partitions back at once instead of after the session timeout.")
     checkpoint_path: Path = Field(default=Path(".helicon-drift/checkpoint.pkl"), description="Checkpoint file.")
     checkpoint_interval_s: float = Field(default=5.0, gt=0, description="Checkpoint at least this often (and at every alert).")
     statistics_interval_s: float = Field(default=60.0, gt=0, description="Log detector statistics to MLflow this often.")
