@@ -30,6 +30,7 @@ from helicon.runtime.drift.config import DriftConfig, FeatureDetectorSpec
 from helicon.runtime.drift.detection import Detection
 
 OTHER_CATEGORY = "__other__"
+_NUMBER_TYPES = frozenset((float, int, bool))
 
 
 def build_numeric_detector(spec: FeatureDetectorSpec) -> drift.ADWIN | drift.PageHinkley | drift.KSWIN:
@@ -47,24 +48,23 @@ def build_numeric_detector(spec: FeatureDetectorSpec) -> drift.ADWIN | drift.Pag
 class _NumericWatch:
     detector: Any
     kind: str
-    updates: int = 0
     #: index (in the monitor's stream) of the oldest value the detector's window may hold
     since_reset: int = 0
 
     def update(self, value: float, index: int, feature: str) -> Detection | None:
         self.detector.update(value)
-        self.updates += 1
-        if not self.detector.drift_detected:
-            return None
+        return self.detection(index, feature) if self.detector.drift_detected else None
+
+    def detection(self, index: int, feature: str) -> Detection:
+        """The detection the detector just signalled (call only when ``drift_detected``)."""
         retained = _retained(self.detector, index - self.since_reset + 1)
-        window_start = index - retained + 1
-        statistics: dict[str, Any] = {"updates": self.updates, "retained": retained}
+        statistics: dict[str, Any] = {"retained": retained, "since_reset": index - self.since_reset + 1}
         if self.kind == "adwin":
-            statistics |= {"window_mean": self.detector.estimation}
+            statistics["window_mean"] = self.detector.estimation
         elif self.kind == "kswin":
-            statistics |= {"p_value": self.detector.p_value}
+            statistics["p_value"] = self.detector.p_value
         self.since_reset = index + 1
-        return Detection("drift", self.kind, feature, index, window_start, statistics)
+        return Detection("drift", self.kind, feature, index, index - retained + 1, statistics)
 
 
 def _retained(detector: Any, since_reset: int) -> int:
@@ -116,41 +116,66 @@ class FeatureDriftMonitor:
     missing: Counter[str] = field(default_factory=Counter)
     #: values whose type does not match the feature's kind (number vs category), per feature
     wrong_type: Counter[str] = field(default_factory=Counter)
+    _ignored: set[str] = field(default_factory=set)
 
     def update(self, features: dict[str, Any]) -> list[Detection]:
         """Feed one event's features; return any detections (index = this event's position)."""
         self.index += 1
+        index = self.index
         detections: list[Detection] = []
-        for name in self._numeric.keys() - features.keys():
-            self.missing[name] += 1
-        for name in self._categorical.keys() - features.keys():
-            self.missing[name] += 1
+        numeric = self._numeric
+        other = False
+        # The hot path (a known numeric feature with a number) stays inline: it runs per value.
         for name, value in features.items():
-            if self.config.only_listed and name not in self.config.features:
-                continue
-            if value is None:
-                self.missing[name] += 1
-                continue
-            is_number = isinstance(value, (int, float))
-            if name in self._numeric or (name not in self._categorical and is_number):
-                if not is_number:
-                    self.wrong_type[name] += 1
+            watch = numeric.get(name)
+            if watch is not None:
+                if value.__class__ in _NUMBER_TYPES:
+                    detector = watch.detector
+                    detector.update(value)
+                    if detector.drift_detected:
+                        detections.append(watch.detection(index, name))
                     continue
-                watch = self._numeric.get(name)
-                if watch is None:
-                    spec = self.config.detector_for(name)
-                    watch = self._numeric[name] = _NumericWatch(build_numeric_detector(spec), spec.detector, since_reset=self.index)
-                detection = watch.update(float(value), self.index, name)
-                if detection is not None:
-                    detections.append(detection)
-            elif isinstance(value, str):
-                watch_c = self._categorical.get(name)
-                if watch_c is None:
-                    watch_c = self._categorical[name] = _CategoricalWatch(self.config.detector_for(name))
-                detections.extend(watch_c.update(value, self.index, name))
-            else:
-                self.wrong_type[name] += 1
+                if value is None:
+                    self.missing[name] += 1
+                else:
+                    self.wrong_type[name] += 1
+                continue
+            other = True
+            self._update_other(name, value, index, detections)
+        # A watched feature can only be absent if the event is short or has names we do not watch.
+        if other or len(features) < len(numeric) + len(self._categorical):
+            for name in (numeric.keys() | self._categorical.keys()) - features.keys():
+                self.missing[name] += 1
         return detections
+
+    def _update_other(self, name: str, value: Any, index: int, detections: list[Detection]) -> int:
+        """Categorical values, new features, ignored and bad values; returns 1 if ``name`` is watched."""
+        if name in self._ignored:
+            return 0
+        if self.config.only_listed and name not in self.config.features:
+            self._ignored.add(name)
+            return 0
+        watch_c = self._categorical.get(name)
+        if value is None:
+            if watch_c is not None:
+                self.missing[name] += 1
+                return 1
+            self.missing[name] += 1
+            return 0
+        if isinstance(value, str):
+            if watch_c is None:
+                watch_c = self._categorical[name] = _CategoricalWatch(self.config.detector_for(name))
+            detections.extend(watch_c.update(value, index, name))
+            return 1
+        if isinstance(value, (int, float)) and watch_c is None:
+            spec = self.config.detector_for(name)
+            watch = self._numeric[name] = _NumericWatch(build_numeric_detector(spec), spec.detector, since_reset=index)
+            detection = watch.update(float(value), index, name)
+            if detection is not None:
+                detections.append(detection)
+            return 1
+        self.wrong_type[name] += 1
+        return 1 if watch_c is not None else 0
 
     @property
     def features(self) -> list[str]:
@@ -161,7 +186,7 @@ class FeatureDriftMonitor:
         """Per numeric feature: the detector's current estimate (ADWIN: window mean and width)."""
         out: dict[str, dict[str, float]] = {}
         for name, watch in self._numeric.items():
-            stats: dict[str, float] = {"updates": watch.updates}
+            stats: dict[str, float] = {}
             if isinstance(watch.detector, drift.ADWIN):
                 stats |= {"mean": watch.detector.estimation, "width": float(watch.detector.width)}
             out[name] = stats

@@ -80,26 +80,26 @@ class DriftMonitor:
         """One prediction; returns concept alerts if its label was already waiting."""
         if model:
             self.model = model
-        pair = self.join.add_prediction(event_id, {"prediction": prediction, "position": _pos(position)},
+        pair = self.join.add_prediction(event_id, {"prediction": prediction, "position": list(position)},
                                         ts_ms=position.ts_ms or 0)
-        return [] if pair is None else self._joined(pair.prediction, pair.label, position)
+        return [] if pair is None else self._joined(pair.prediction["prediction"], pair.label, position)
 
     def observe_feedback(self, event_id: str, label: Any, position: Position) -> list[DriftAlert]:
         """One label; returns concept alerts if it completed a join."""
         pair = self.join.add_feedback(event_id, label, ts_ms=position.ts_ms or 0)
-        return [] if pair is None else self._joined(pair.prediction, pair.label, position)
+        return [] if pair is None else self._joined(pair.prediction["prediction"], pair.label, position)
 
     def observe_outcome(self, prediction: Any, label: Any, position: Position) -> list[DriftAlert]:
         """A prediction and its label known together (offline replay): skips the join."""
-        return self._joined({"prediction": prediction, "position": _pos(position)}, label, position)
+        return self._joined(prediction, label, position)
 
     def expire(self, now_ms: int) -> int:
         """Expire join entries older than the TTL; returns how many predictions were never labelled."""
         return len(self.join.expire(now_ms))
 
-    def _joined(self, recorded: dict[str, Any], label: Any, position: Position) -> list[DriftAlert]:
+    def _joined(self, prediction: Any, label: Any, position: Position) -> list[DriftAlert]:
         try:
-            error = is_error(self.config.concept, recorded["prediction"], label)
+            error = is_error(self.config.concept, prediction, label)
         except ValueError:
             self.unscorable += 1
             return []
@@ -117,6 +117,3 @@ class DriftMonitor:
         window = log.window(detection.window_start, detection.index)
         return DriftAlert(detection, tier, window, position, self.pipeline, self.model)
 
-
-def _pos(position: Position) -> list[Any]:
-    return [position.topic, position.partition, position.offset, position.ts_ms]

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where one event came from: topic, partition, offset (-1 offline) and event time in ms."""
+class Position(NamedTuple):
+    """Where one event came from: topic, partition, offset (-1 offline) and event time in ms.
+
+    A named tuple rather than a dataclass: one is made per event, and this is the cheap kind.
+    """
 
     topic: str
     partition: int
@@ -73,12 +75,13 @@ class PositionLog:
     """The positions of the last ``capacity`` events of one stream, by stream index."""
 
     capacity: int
-    _entries: deque[tuple[int, Position]] = field(default_factory=deque)
+    _entries: deque[tuple[int, Position]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._entries = deque(maxlen=self.capacity)
 
     def append(self, index: int, position: Position) -> None:
         self._entries.append((index, position))
-        while len(self._entries) > self.capacity:
-            self._entries.popleft()
 
     def window(self, start_index: int, end_index: int) -> FreshDataWindow:
         """The window of stream indexes ``start_index..end_index`` (inclusive)."""
