@@ -132,3 +132,16 @@ def test_export_window_to_s3_and_locally_from_an_alert_on_the_alerts_topic(
 def test_export_window_refuses_ambiguous_arguments(tmp_path: Path) -> None:
     completed = run_cli(["drift", "export-window", "--output", str(tmp_path / "x.parquet")])
     assert completed.returncode == 2 and "exactly one of --alert" in completed.stderr
+
+
+@pytest.mark.parametrize("content,field", [
+    ("monitor:\n  default: {delta: 2}\n", "monitor.default.delta"),
+    ("service:\n  checkpoint_interval_s: 0\n", "checkpoint_interval_s"),
+    ("service:\n  topics: 1\n", "topics"),
+])
+def test_run_drift_refuses_a_bad_config_naming_the_field(tmp_path: Path, content: str, field: str) -> None:
+    config = tmp_path / "drift.yaml"
+    config.write_text(content)
+    completed = run_cli(["run", "drift", "--config", str(config), "--bootstrap", "127.0.0.1:1"])
+    assert completed.returncode == 2, completed.stderr
+    assert f"invalid drift setting in {config}: {field}" in completed.stderr
