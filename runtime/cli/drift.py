@@ -99,15 +99,35 @@ def replay(
 
 @app.command()
 def report(
-    input_file: Annotated[Path, typer.Option("--input", help="JSONL: one event per line (as for replay).")],
+    input_file: Annotated[Path | None, typer.Option("--input", help="JSONL: one event per line (as for replay).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory for the PNG figures and report.html.")] = Path("drift-report"),
     config: Annotated[Path | None, typer.Option("--config", help="YAML/JSON DriftConfig.")] = None,
     rolling: Annotated[int, typer.Option(min=1, help="Window of the rolling error rate.")] = 100,
+    alerts: Annotated[str | None, typer.Option("--alerts", help="Instead of --input: draw the alerts of this topic over --features.")] = None,
+    features: Annotated[str | None, typer.Option("--features", help="With --alerts: the feature events topic.")] = None,
+    predictions: Annotated[str | None, typer.Option("--predictions", help="With --alerts: predictions topic (for the error rate).")] = None,
+    feedback: Annotated[str | None, typer.Option("--feedback", help="With --alerts: feedback topic (for the error rate).")] = None,
+    bootstrap: Annotated[str, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka HOST:PORT.")] = "127.0.0.1:9092",
 ) -> None:
-    """Replay a stream and draw each feature with its detections and the error rate with DDM warnings/drifts."""
+    """Draw each feature with its detections and the error rate with DDM warnings/drifts, from a replay
+    of --input or from the topics and their --alerts."""
     from helicon.runtime.drift.report import render_report
 
-    files = render_report(_load_events(input_file), _load_config(_monitor_section(config)), out, rolling=rolling)
+    drift_config = _load_config(_monitor_section(config))
+    if (input_file is None) == (alerts is None):
+        raise _fail("give exactly one of --input FILE or --alerts TOPIC (with --features TOPIC)")
+    if alerts is not None:
+        if not features:
+            raise _fail("--alerts needs --features TOPIC")
+        from helicon.runtime.drift.topic_source import events_and_detections
+
+        events, detections = events_and_detections(bootstrap, features, predictions, feedback, alerts)
+        if not events:
+            raise _fail(f"no feature events on {features} at {bootstrap}", code=1)
+        files = render_report(events, drift_config, out, rolling=rolling, detections=detections,
+                              title=f"Helicon drift report: {alerts}", x_label="event time (ms since the epoch)")
+    else:
+        files = render_report(_load_events(input_file), drift_config, out, rolling=rolling)
     typer.echo(f"wrote {files.html} ({len(files.figures)} figures) and {files.detections}")
 
 

@@ -1,4 +1,4 @@
-"""``helicon drift report``: figures of a replay — each feature with its detections, and the error
+"""``helicon drift report``: figures of a replay (or of the topics and their alerts) — each feature with its detections, and the error
 rate with DDM warnings and drifts — as PNG files and one self-contained HTML page.
 
 Red vertical lines: drifts. Orange dashed lines: warnings. The error rate is a rolling mean over
@@ -29,15 +29,20 @@ class ReportFiles:
 
 
 def render_report(events: list[ReplayEvent], config: DriftConfig, out_dir: Path, title: str = "Helicon drift report",
-                  rolling: int = 100) -> ReportFiles:
-    """Replay ``events``, draw the figures into ``out_dir`` and write ``report.html`` next to them."""
+                  rolling: int = 100, detections: list[dict[str, Any]] | None = None,
+                  x_label: str = "event index") -> ReportFiles:
+    """Draw ``events`` with their detections into ``out_dir`` and write ``report.html`` next to them.
+
+    The detections are those of a replay of ``events`` unless given (e.g. read from the alerts topic).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    detections = list(replay_events(events, config))
+    if detections is None:
+        detections = list(replay_events(events, config))
     detections_file = out_dir / "detections.jsonl"
     detections_file.write_text("".join(json.dumps(d, default=float) + "\n" for d in detections))
 
@@ -71,7 +76,7 @@ def render_report(events: list[ReplayEvent], config: DriftConfig, out_dir: Path,
             axis.plot(xs_c, [levels.index(v) for v in ys_c], ",", color="#1f77b4", alpha=0.6)
             axis.set_yticks(range(len(levels)), levels)
         _mark(axis, [d for d in detections if d["feature"] == name])
-        axis.set_xlabel("event index")
+        axis.set_xlabel(x_label)
         axis.set_title(f"{name}: values and detections")
         figures.append(_save(fig, out_dir / f"feature-{_slug(name)}.png"))
         plt.close(fig)
@@ -80,7 +85,7 @@ def render_report(events: list[ReplayEvent], config: DriftConfig, out_dir: Path,
         fig, axis = plt.subplots(figsize=(10, 3))
         axis.plot(errors[0], _rolling_mean(errors[1], rolling), color="#2ca02c")
         axis.set_ylabel(f"error rate (rolling {rolling})")
-        axis.set_xlabel("event index")
+        axis.set_xlabel(x_label)
         _mark(axis, [d for d in detections if d["tier"] == "concept"])
         axis.set_title(f"error rate with {config.concept.detector.upper()} warnings and drifts")
         figures.append(_save(fig, out_dir / "error-rate.png"))

@@ -51,14 +51,14 @@ def test_adwin_finds_each_drifting_feature_within_the_documented_delay_and_only_
 def test_every_numeric_detector_finds_a_two_sigma_shift(detector: str) -> None:
     config = DriftConfig(default=FeatureDetectorSpec(detector=detector))
     delays = []
-    for seed in range(5):
+    for seed in range(3):
         monitor = FeatureDriftMonitor(config)
-        found = [d.index for row in feature_stream(3_000, 1, (1_500,), 2.0, seed=seed)
-                 for d in monitor.update(row["features"]) if d.index >= 1_500]
+        found = [d.index for row in feature_stream(2_000, 1, (1_000,), 2.0, seed=seed)
+                 for d in monitor.update(row["features"]) if d.index >= 1_000]
         assert found, f"{detector} missed the change (seed {seed})"
-        delays.append(found[0] - 1_500)
+        delays.append(found[0] - 1_000)
     limit = 100 if detector != "page_hinkley" else 120
-    assert sorted(delays)[2] <= limit, delays
+    assert sorted(delays)[1] <= limit, delays
 
 
 def test_no_detection_on_stationary_seeded_streams() -> None:

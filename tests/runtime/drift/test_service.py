@@ -223,6 +223,17 @@ def test_service_joins_out_of_order_late_and_duplicate_feedback_and_alerts_once(
     assert trigger.headers["Idempotency-Key"] == trigger.json["id"] in {a["id"] for a in drifts}
     assert len(server.on("/slack")) == 2   # one per drifting detector
 
+    # The report, drawn from the topics and their alerts.
+    from tests.helpers import run_cli
+
+    completed = run_cli(["drift", "report", "--bootstrap", bootstrap, "--alerts", f"{pipeline}.alerts",
+                         "--features", f"{pipeline}.features", "--predictions", f"{pipeline}.predictions",
+                         "--feedback", f"{pipeline}.feedback", "--out", str(tmp_path / "report")])
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(p.name for p in (tmp_path / "report").glob("*.png")) == ["error-rate.png", "feature-x.png", "feature-y.png"]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert f"{len(alerts)} detections" in page and page.count("data:image/png;base64,") == 3
+
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(mlflow_tracking)
