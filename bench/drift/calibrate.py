@@ -13,6 +13,7 @@ percentile over the seeds that detected within `horizon` events); "found" is tha
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import sys
@@ -39,7 +40,7 @@ BINARY = {
     "DDM warm 300, 3σ/4σ": ConceptSpec(detector="ddm", warm_start=300, warning_threshold=3, drift_threshold=4),
     "DDM warm 1000, 2σ/3σ": ConceptSpec(detector="ddm", warm_start=1000, warning_threshold=2, drift_threshold=3),
     "DDM warm 1000, 3σ/4σ (Helicon default)": ConceptSpec(detector="ddm", warm_start=1000, warning_threshold=3, drift_threshold=4),
-    "EDDM (river default)": ConceptSpec(detector="eddm"),
+    "EDDM (river default)": ConceptSpec(detector="eddm", warm_start=30),
     "HDDM_A (river default)": ConceptSpec(detector="hddm_a"),
     "HDDM_W (river default)": ConceptSpec(detector="hddm_w"),
 }
@@ -73,7 +74,7 @@ def measure(make: Callable[[], Any], stream: Callable[[int, int | None], list[An
     found = len(delays) / seeds
     return {"false": statistics.mean(false_alarms), "false_warn": statistics.mean(false_warnings), "found": found,
             "median": statistics.median(delays) if delays else float("nan"),
-            "p90": sorted(delays)[max(0, int(0.9 * len(delays)) - 1)] if delays else float("nan")}
+            "p90": sorted(delays)[min(len(delays) - 1, math.ceil(0.9 * len(delays)) - 1)] if delays else float("nan")}
 
 
 def gaussian(length: int, shift: float) -> Callable[[int, int | None], list[float]]:
