@@ -137,9 +137,9 @@ class DriftService:
         self._publish_outbox()
 
     def _publish_outbox(self) -> None:
-        for key, value, _payload, _deliveries in self.outbox:
+        for key, value, payload, _deliveries in self.outbox:
             self._producer.produce(self.settings.alerts_topic, key=key, value=value,
-                                   headers=[("helicon.alert_id", _payload["id"])])
+                                   headers=[("helicon.alert_id", payload["id"])])
         if self._producer.flush(60) > 0:
             raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, "alerts not acknowledged; the outbox is kept"))
         for _key, _value, payload, deliveries in self.outbox:

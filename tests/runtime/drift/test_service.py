@@ -242,7 +242,9 @@ def test_service_joins_out_of_order_late_and_duplicate_feedback_and_alerts_once(
     assert run.data.tags["helicon.model.name"] == f"{pipeline}-model" and run.data.tags["helicon.model.version"] == "3"
     assert run.data.metrics["alerts_drift"] == len(drifts)
     artifacts = [f.path for f in client.list_artifacts(run.info.run_id, "alerts")]
-    assert len(artifacts) >= 2
+    assert len(artifacts) == len(drifts) + len(alerts_where(alerts, kind="warning"))
+    # Detector statistics and join counters, logged every statistics_interval_s (1 s here).
+    assert {"join/joined", "feature/x/p0/mean", "feature/x/p0/width"} <= run.data.metrics.keys()
 
 
 def test_restart_after_sigkill_neither_repeats_nor_misses_a_drift(local_platform: PlatformStatus, tmp_path: Path) -> None:
