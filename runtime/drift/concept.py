@@ -76,10 +76,14 @@ class ConceptDriftMonitor:
     def update(self, error: bool) -> list[Detection]:
         """One joined example's error indicator; a warning is reported once when its zone begins."""
         self.index += 1
-        self.errors += int(error)
-        self.detector.update(bool(error))
+        detector = self.detector
+        if error:
+            self.errors += 1
+        detector.update(bool(error))
+        if not detector.drift_detected and self._warning_start is None and not getattr(detector, "warning_detected", False):
+            return []
         name = self.spec.detector
-        if self.detector.drift_detected:
+        if detector.drift_detected:
             start = self._warning_start if self._warning_start is not None else self.index
             detection = Detection("drift", name, None, self.index, start, self._statistics())
             self._warning_start = None

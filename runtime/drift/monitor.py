@@ -58,6 +58,7 @@ class DriftMonitor:
 
     def __post_init__(self) -> None:
         self.join = FeedbackJoin(ttl_ms=self.join_ttl_ms, max_entries=self.join_max_entries)
+        self._plain_classification = self.config.concept.task == "classification"
 
     @property
     def feature_events(self) -> int:
@@ -73,6 +74,8 @@ class DriftMonitor:
         detections = monitor.update(features)
         log = self._feature_positions[position.partition]
         log.append(monitor.index, position)
+        if not detections:
+            return []
         return [self._alert(d, "data", log, position) for d in detections]
 
     def observe_prediction(self, event_id: str, prediction: Any, model: dict[str, str] | None,
@@ -98,19 +101,24 @@ class DriftMonitor:
         return len(self.join.expire(now_ms))
 
     def _joined(self, prediction: Any, label: Any, position: Position) -> list[DriftAlert]:
-        try:
-            error = is_error(self.config.concept, prediction, label)
-        except ValueError:
-            self.unscorable += 1
-            return []
+        if self._plain_classification and prediction.__class__ is label.__class__ and prediction.__class__ in (int, str):
+            error = prediction != label  # the common case, without the normalisation of is_error
+        else:
+            try:
+                error = is_error(self.config.concept, prediction, label)
+            except ValueError:
+                self.unscorable += 1
+                return []
         concept = self.concept.get(position.partition)
         if concept is None:
             concept = self.concept[position.partition] = ConceptDriftMonitor(self.config.concept)
             self._joined_positions[position.partition] = PositionLog(self.config.positions_kept)
         detections = concept.update(error)
-        # The fresh data of concept drift are the labelled events: the message that completed each join.
         log = self._joined_positions[position.partition]
         log.append(concept.index, position)
+        if not detections:
+            return []
+        # The fresh data of concept drift are the labelled events: the message that completed each join.
         return [self._alert(d, "concept", log, position) for d in detections]
 
     def _alert(self, detection: Detection, tier: str, log: PositionLog, position: Position) -> DriftAlert:
