@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from helicon.runtime.cli import demo, learn, local, render, run
+from helicon.runtime.cli import demo, drift, learn, local, render, run
 
 app = typer.Typer(
     name="helicon",
@@ -16,6 +16,8 @@ app = typer.Typer(
 app.add_typer(local.app, name="local")
 app.add_typer(run.app, name="run")
 app.add_typer(learn.app, name="learn")
+run.app.command(name="drift")(drift.run_drift)
+app.add_typer(drift.app, name="drift")
 app.command(name="demo")(demo.demo)
 app.command(name="render")(render.render)
 

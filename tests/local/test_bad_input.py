@@ -85,3 +85,11 @@ def test_a_service_failing_mid_start_leaves_no_process_behind(tmp_path: Path) ->
     assert owned_processes(state_dir) == []
     status = run_cli(["local", "status", "--state-dir", str(state_dir), "--json"])
     assert status.returncode == 1
+
+
+def test_generated_cluster_ids_are_never_taken_for_an_option() -> None:
+    from helicon.infra.local.services.kafka import _kafka_cluster_id
+
+    ids = [_kafka_cluster_id() for _ in range(5_000)]
+    assert all(len(cluster_id) == 22 and not cluster_id.startswith("-") for cluster_id in ids)
+    assert len(set(ids)) == len(ids)

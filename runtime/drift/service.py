@@ -1,0 +1,232 @@
+"""``helicon run drift``: the drift monitor as a Kafka service.
+
+Per batch: decode (undecodable → DLQ), feed the :class:`DriftMonitor`, and when alerts result,
+plan their deliveries and **checkpoint first** (state, offsets and the pending alerts — an
+outbox), then publish the alerts (acknowledged by the broker), hand webhooks/triggers and MLflow
+logging to the dispatcher thread, and checkpoint again with the outbox empty. On start the
+checkpoint is loaded, the consumer is positioned at the checkpoint's offsets, and a non-empty
+outbox is published (same idempotency keys). So after a SIGKILL no drift already alerted is
+detected again (its detector state and offsets were saved before it was published) and none is
+lost (events after the checkpoint are re-read). Offsets are also committed to the group after
+each checkpoint, for lag monitoring.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from pydantic import ValidationError
+
+from helicon.runtime.drift.alerts import DriftAlert
+from helicon.runtime.drift.checkpoint import FileCheckpointStore
+from helicon.runtime.drift.config import describe
+from helicon.runtime.drift.delivery import Delivery, Dispatcher
+from helicon.runtime.drift.messages import FeatureEvent, FeedbackMessage, PredictionMessage
+from helicon.runtime.drift.monitor import DriftMonitor
+from helicon.runtime.drift.monitoring_run import MonitoringRun
+from helicon.runtime.drift.settings import DriftServiceSettings
+from helicon.runtime.drift.sinks import Notifier
+from helicon.runtime.drift.window import Position
+
+logger = logging.getLogger(__name__)
+
+
+class DriftService:
+    """Consume features, predictions and feedback; publish alerts; until :meth:`stop`."""
+
+    def __init__(self, settings: DriftServiceSettings) -> None:
+        self.settings = settings
+        self.store = FileCheckpointStore(settings.checkpoint_path)
+        self._stopping = threading.Event()
+        self.monitor = DriftMonitor(settings.monitor, settings.pipeline, settings.join_ttl_ms, settings.join_max_entries)
+        self.notifier = Notifier(settings.monitor)
+        self.notifier.check_environment()
+        self.offsets: dict[tuple[str, int], int] = {}
+        self.outbox: list[tuple[bytes, bytes, dict[str, Any], list[Delivery]]] = []
+        self.dead_lettered = 0
+        self.alerts_published = 0
+        run_id = self._restore()
+        self.dispatcher = Dispatcher(settings.monitor.delivery.retries, settings.monitor.delivery.backoff_s,
+                                     settings.monitor.delivery.timeout_s)
+        self.mlflow = MonitoringRun(settings.mlflow_tracking_uri, settings.pipeline, run_id) if settings.mlflow_tracking_uri else None
+        consumer_config = {"bootstrap.servers": settings.bootstrap, "group.id": settings.group,
+                           "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+        if settings.instance_id:
+            consumer_config["group.instance.id"] = settings.instance_id
+        self._consumer = Consumer(consumer_config)
+        self._producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+        self._last_checkpoint = time.monotonic()
+        self._last_statistics = time.monotonic()
+
+    def stop(self) -> None:
+        """Finish the current batch, checkpoint, flush, commit, and return from :meth:`run`."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        """The consuming loop; returns after :meth:`stop` with everything consumed checkpointed."""
+        self._consumer.subscribe(list(self.settings.topics), on_assign=self._on_assign)
+        logger.info("drift monitor %s consuming %s", self.settings.pipeline, ", ".join(self.settings.topics))
+        try:
+            if self.outbox:
+                self._publish_outbox()
+            while not self._stopping.is_set():
+                messages = self._consumer.consume(self.settings.batch_size, 0.2)
+                alerts = self._process(messages) if messages else []
+                if alerts:
+                    self._alert(alerts)
+                elif time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_interval_s:
+                    self._checkpoint()
+                self._log_statistics()
+            self._checkpoint()
+        finally:
+            self._producer.flush(30)
+            self._consumer.close()
+            self.dispatcher.close(timeout_s=30)
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def _process(self, messages: list[Message]) -> list[DriftAlert]:
+        alerts: list[DriftAlert] = []
+        features, predictions, feedback = self.settings.topics
+        newest_ts = 0
+        for message in messages:
+            if message.error() is not None:
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    logger.warning("consumer error: %s", message.error())
+                continue
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            self.offsets[(topic, partition)] = offset + 1
+            broker_ts = message.timestamp()[1]
+            try:
+                if topic == features:
+                    event = FeatureEvent.model_validate_json(message.value() or b"")
+                    ts = int(event.ts) if event.ts is not None else broker_ts
+                    alerts += self.monitor.observe_features(event.features, Position(topic, partition, offset, ts))
+                elif topic == predictions:
+                    pred = PredictionMessage.model_validate_json(message.value() or b"")
+                    ts = int(pred.ts) if pred.ts is not None else broker_ts
+                    model = {k: str(v) for k, v in pred.model.items()} if pred.model else None
+                    alerts += self.monitor.observe_prediction(pred.id, pred.prediction, model, Position(topic, partition, offset, ts))
+                elif topic == feedback:
+                    label = FeedbackMessage.model_validate_json(message.value() or b"")
+                    ts = int(label.ts) if label.ts is not None else broker_ts
+                    alerts += self.monitor.observe_feedback(label.id, label.label, Position(topic, partition, offset, ts))
+                else:
+                    continue
+                if topic != features:  # the join's clock runs on its own two topics' event time
+                    newest_ts = max(newest_ts, ts)
+            except ValidationError as error:
+                self._dead_letter(message, error.__class__.__name__, describe(error))
+        if newest_ts:
+            self.monitor.expire(newest_ts)
+        if self.dead_lettered and self._producer.flush(60) > 0:
+            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, "dead letters not acknowledged; not checkpointing"))
+        return alerts
+
+    def _alert(self, alerts: list[DriftAlert]) -> None:
+        now_ms = int(time.time() * 1000)
+        for alert in alerts:
+            payload = alert.to_json()
+            self.outbox.append((alert.detection.detector_id.encode(), alert.encode(), payload,
+                                self.notifier.plan(alert, now_ms)))
+        self._checkpoint()
+        self._publish_outbox()
+
+    def _publish_outbox(self) -> None:
+        for key, value, payload, _deliveries in self.outbox:
+            self._producer.produce(self.settings.alerts_topic, key=key, value=value,
+                                   headers=[("helicon.alert_id", payload["id"])])
+        if self._producer.flush(60) > 0:
+            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, "alerts not acknowledged; the outbox is kept"))
+        for _key, _value, payload, deliveries in self.outbox:
+            self.alerts_published += 1
+            for delivery in deliveries:
+                self.dispatcher.deliver(delivery)
+            if self.mlflow is not None:
+                self.dispatcher.submit(lambda payload=payload: self.mlflow.log_alert(payload), what="mlflow alert")
+        self.outbox = []
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        self.store.save({
+            "monitor": self.monitor, "trigger_gate": self.notifier.trigger_gate,
+            "webhook_gate": self.notifier.webhook_gate, "offsets": dict(self.offsets), "outbox": self.outbox,
+            "mlflow_run_id": self.mlflow.run_id if self.mlflow is not None else None,
+            "monitor_config": self.settings.monitor.model_dump(mode="json"),
+        })
+        self._last_checkpoint = time.monotonic()
+        if self.offsets:
+            commits = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self.offsets.items()]
+            try:
+                self._consumer.commit(offsets=commits, asynchronous=True)
+            except KafkaException as error:  # the checkpoint, not the group, is the source of truth
+                logger.warning("offset commit failed: %s", error)
+
+    def _restore(self) -> str | None:
+        state = self.store.load()
+        if state is None:
+            return None
+        if state["monitor_config"] == self.settings.monitor.model_dump(mode="json"):
+            self.monitor = state["monitor"]
+            self.notifier.trigger_gate = state["trigger_gate"]
+            self.notifier.webhook_gate = state["webhook_gate"]
+        else:
+            # New detector settings: detectors start afresh, the join and the gates carry on.
+            logger.warning("monitor config changed since the checkpoint; detectors restart, join state kept")
+            self.monitor.join = state["monitor"].join
+        self.offsets = dict(state["offsets"])
+        self.outbox = list(state["outbox"])
+        logger.info("restored checkpoint %s: %d feature events, %d joined, %d alerts pending",
+                    self.store.path, self.monitor.feature_events, self.monitor.join.stats.joined, len(self.outbox))
+        return state.get("mlflow_run_id")
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            if (tp.topic, tp.partition) in self.offsets:
+                tp.offset = self.offsets[(tp.topic, tp.partition)]
+        consumer.assign(partitions)
+
+    def _dead_letter(self, message: Message, error_class: str, reason: str) -> None:
+        headers: list[tuple[str, Any]] = [
+            ("helicon.stage", "drift-decode"), ("helicon.error_class", error_class), ("helicon.reason", reason[:1000]),
+            ("helicon.topic", message.topic()), ("helicon.partition", str(message.partition())),
+            ("helicon.offset", str(message.offset())),
+        ]
+        self._producer.produce(self.settings.dlq_topic, key=message.key(), value=message.value(), headers=headers)
+        self.dead_lettered += 1
+        logger.warning("dead-lettered %s[%s]@%s: %s", message.topic(), message.partition(), message.offset(), reason)
+
+    def _log_statistics(self) -> None:
+        if self.mlflow is None or time.monotonic() - self._last_statistics < self.settings.statistics_interval_s:
+            return
+        self._last_statistics = time.monotonic()
+        metrics = statistics_metrics(self.monitor)
+        step = self.monitor.feature_events
+        self.dispatcher.submit(lambda: self.mlflow.log_statistics(metrics, step), what="mlflow statistics")
+
+
+def statistics_metrics(monitor: DriftMonitor) -> dict[str, float]:
+    """Flat MLflow metrics: per-feature detector estimates, error rate, join and input counters."""
+    metrics: dict[str, float] = {}
+    for partition, features in monitor.features.items():
+        for feature, stats in features.statistics().items():
+            for name, value in stats.items():
+                metrics[f"feature/{_metric_name(feature)}/p{partition}/{name}"] = value
+        for name, count in features.missing.items():
+            metrics[f"feature/{_metric_name(name)}/p{partition}/missing"] = count
+        for name, count in features.wrong_type.items():
+            metrics[f"feature/{_metric_name(name)}/p{partition}/wrong_type"] = count
+    for partition, concept in monitor.concept.items():
+        if concept.index >= 0:
+            metrics[f"concept/p{partition}/error_rate_total"] = concept.errors / (concept.index + 1)
+    for name, value in vars(monitor.join.stats).items():
+        metrics[f"join/{name}"] = value
+    return metrics
+
+
+def _metric_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-. " else "_" for ch in name)[:200]

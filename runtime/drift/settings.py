@@ -1,0 +1,81 @@
+"""The drift service's settings: one typed object from file, environment and flags.
+
+File (YAML or JSON)::
+
+    service:            # any field of DriftServiceSettings except `monitor`
+      bootstrap: 127.0.0.1:9092
+      features_topic: fraud.features
+      ...
+    monitor:            # a DriftConfig (detectors, concept, tiers, delivery)
+      default: {detector: adwin, delta: 0.0002}
+
+Flags and environment variables override the file; the file overrides the defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from helicon.runtime.drift.config import ConfigError, DriftConfig, describe
+
+
+class DriftServiceSettings(BaseModel):
+    """Where the drift monitor reads and writes, how it checkpoints, and what it detects."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bootstrap: str = Field(description="Kafka bootstrap servers, HOST:PORT[,HOST:PORT].")
+    pipeline: str = Field(default="demo", min_length=1, description="Pipeline name P; topics default to P.features etc.")
+    features_topic: str | None = Field(default=None, description="Feature events (default P.features).")
+    predictions_topic: str | None = Field(default=None, description="Predictions (default P.predictions).")
+    feedback_topic: str | None = Field(default=None, description="Feedback/labels (default P.feedback).")
+    alerts_topic: str | None = Field(default=None, description="Where alerts go (default P.alerts).")
+    dlq_topic: str | None = Field(default=None, description="Undecodable events (default P.dlq).")
+    group: str = Field(default="helicon-drift", min_length=1, description="Consumer group id.")
+    instance_id: str | None = Field(default=None, min_length=1,
+                                    description="Static group membership (`group.instance.id`, e.g. the pod name): "
+                                                "a restarted instance gets its partitions back at once instead of after the session timeout.")
+    checkpoint_path: Path = Field(default=Path(".helicon-drift/checkpoint.pkl"), description="Checkpoint file.")
+    checkpoint_interval_s: float = Field(default=5.0, gt=0, description="Checkpoint at least this often (and at every alert).")
+    statistics_interval_s: float = Field(default=60.0, gt=0, description="Log detector statistics to MLflow this often.")
+    join_ttl_ms: int = Field(default=3_600_000, gt=0, description="How long a prediction waits for its label (event time).")
+    join_max_entries: int = Field(default=100_000, gt=0, description="Most predictions (and labels) waiting at once.")
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow server for the monitoring run (off when unset).")
+    batch_size: int = Field(default=500, ge=1, description="Largest batch consumed at once.")
+    monitor: DriftConfig = Field(default_factory=DriftConfig)
+
+    @model_validator(mode="after")
+    def _default_topics(self) -> "DriftServiceSettings":
+        for suffix in ("features", "predictions", "feedback", "alerts", "dlq"):
+            if getattr(self, f"{suffix}_topic") is None:
+                setattr(self, f"{suffix}_topic", f"{self.pipeline}.{suffix}")
+        return self
+
+    @property
+    def topics(self) -> tuple[str, str, str]:
+        return (self.features_topic or "", self.predictions_topic or "", self.feedback_topic or "")
+
+
+def load_settings(path: Path | None, overrides: dict[str, Any]) -> DriftServiceSettings:
+    """Settings from ``path`` (optional) with ``overrides`` (flags/env; None values ignored) on top."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"cannot read drift config {path}: {error}") from None
+        if not isinstance(raw, dict) or not set(raw) <= {"service", "monitor"}:
+            raise ConfigError(f"drift config {path} must be a mapping with `service` and/or `monitor`")
+    values: dict[str, Any] = dict(raw.get("service") or {})
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    if "monitor" in raw:
+        values["monitor"] = raw["monitor"]
+    try:
+        return DriftServiceSettings.model_validate(values)
+    except ValidationError as error:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid drift setting{where}: {describe(error)}") from None
