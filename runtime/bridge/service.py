@@ -79,7 +79,7 @@ class Bridge:
         self._stopping = threading.Event()
         exactly_once = settings.delivery is Delivery.EXACTLY_ONCE
         self._source = Source(settings.bootstrap, settings.group, settings.input_topic, read_committed=exactly_once,
-                              on_lag=self.metrics.lag)
+                              on_lag=self.metrics.lag, session_timeout_ms=settings.session_timeout_ms)
         transactional_id = (settings.transactional_id or f"{settings.group}-{settings.input_topic}") if exactly_once else None
         self._sink = Sink(settings.bootstrap, settings.dlq_topic, transactional_id)
         self._delivery = ExactlyOnce(self._source, self._sink) if exactly_once else AtLeastOnce(self._source, self._sink)

@@ -84,6 +84,7 @@ class BridgeSettings(BaseSettings):
     max_wait_ms: int = Field(default=20, ge=0, le=60_000, description="Longest wait for a micro-batch to fill.")
     delivery: Delivery = Field(default=Delivery.AT_LEAST_ONCE, description="at-least-once or exactly-once.")
     transactional_id: str | None = Field(default=None, description="Kafka transactional.id for exactly-once; default GROUP-INPUT.")
+    session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000, description="Consumer group session timeout: how soon a dead replica's partitions move.")
     max_event_bytes: int = Field(default=1_048_576, ge=16, description="Larger events go to the DLQ as oversized.")
     strict_features: bool = Field(default=True, description="Dead-letter events whose features differ from the model's input schema.")
     alias_poll_s: float = Field(default=10.0, gt=0, description="How often a models:/NAME@ALIAS alias is checked for a move.")

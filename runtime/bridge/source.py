@@ -17,7 +17,7 @@ class Source:
     """Consumes ``topic`` in ``group`` with auto-commit off; offsets move only when told."""
 
     def __init__(self, bootstrap: str, group: str, topic: str, read_committed: bool,
-                 on_lag: Callable[[str, int, int], None] | None = None) -> None:
+                 on_lag: Callable[[str, int, int], None] | None = None, session_timeout_ms: int = 10_000) -> None:
         self.topic = topic
         self.assigned = False
         self._on_lag = on_lag
@@ -27,6 +27,8 @@ class Source:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": max(500, session_timeout_ms // 5),
             "isolation.level": "read_committed" if read_committed else "read_uncommitted",
             "statistics.interval.ms": 5000,
             "stats_cb": self._stats,
