@@ -51,7 +51,7 @@ class OipModel:
     def _get_metadata(self) -> dict[str, Any]:
         response = self._session.get(self._url, timeout=self._timeout_s)
         if response.status_code != 200:
-            raise OipError(f"GET {self._url} answered {response.status_code}: {response.text[:200]}")
+            raise OipError(f"GET {self._url} answered {response.status_code}: {_error_text(response)}")
         return response.json()
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
@@ -70,7 +70,7 @@ class OipModel:
         }
         response = self._session.post(f"{self._url}/infer", json=body, timeout=self._timeout_s)
         if response.status_code != 200:
-            raise OipError(f"POST {self._url}/infer answered {response.status_code}: {response.text[:300]}")
+            raise OipError(f"POST {self._url}/infer answered {response.status_code}: {_error_text(response)}")
         outputs = response.json().get("outputs") or []
         if not outputs:
             raise OipError(f"POST {self._url}/infer returned no outputs")
@@ -86,3 +86,15 @@ class OipModel:
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._session.close()
+
+
+def _error_text(response: requests.Response) -> str:
+    """The server's error on one line: OIP's ``{"error": …}``, else the last line of the body (a traceback's exception)."""
+    try:
+        body = response.json()
+        if isinstance(body, dict) and body.get("error"):
+            return str(body["error"]).strip().replace("\n", " ")[:300]
+    except ValueError:
+        pass
+    lines = [line.strip() for line in response.text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else response.reason or ""
