@@ -122,9 +122,9 @@ class Bridge:
                     self.health.beat()
                 self._swap_models()
                 messages = self._source.batch(self.settings.batch_size, self.settings.max_wait_ms / 1000)
-                self._sink.poll()
                 if messages:
                     self._process(messages)
+                self._delivery.tick()
         finally:
             self._shutdown()
 
@@ -134,8 +134,8 @@ class Bridge:
             if slot.watcher is not None:
                 slot.watcher.stop()
         try:
-            self._sink.wait_for_acks(deadline)
-        except (ShutdownTimeout, DeliveryFailed) as error:
+            self._delivery.drain(deadline)
+        except (ShutdownTimeout, DeliveryFailed, KafkaException) as error:
             logger.error("outputs not all acknowledged at shutdown; their offsets stay uncommitted",
                          extra={"error": str(error)})
         self._source.close()
@@ -166,8 +166,8 @@ class Bridge:
             outcome = self._transform(messages)
             deadline = time.monotonic() + self.settings.shutdown_timeout_s if self._stopping.is_set() else None
             self._delivery.complete(ends, deadline)
-        except (DeliveryFailed, KafkaException) as error:
-            if isinstance(error, KafkaException) and error.args and error.args[0].fatal():
+        except KafkaException as error:
+            if error.args and error.args[0].fatal():
                 raise
             logger.error("batch not delivered; reading it again", extra={"error": str(error)})
             self._delivery.abandon(starts)

@@ -19,6 +19,19 @@ class ShutdownTimeout(RuntimeError):
     """Outputs were still unacknowledged when the shutdown bound ran out."""
 
 
+class DeliveryGroup:
+    """The outputs of one batch: how many the broker has yet to acknowledge, and any it refused."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.failures: list[str] = []
+
+    def delivered(self, error: KafkaError | None, message: Message) -> None:
+        self.pending -= 1
+        if error is not None:
+            self.failures.append(f"{message.topic()}: {error}")
+
+
 class Sink:
     """An idempotent producer (transactional when ``transactional_id`` is given).
 
@@ -29,6 +42,7 @@ class Sink:
     def __init__(self, bootstrap: str, dlq_topic: str, transactional_id: str | None = None) -> None:
         self.dlq_topic = dlq_topic
         self._failures: list[str] = []
+        self.group: DeliveryGroup | None = None
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
@@ -43,9 +57,13 @@ class Sink:
 
     def produce(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, Any]] | None = None) -> None:
         """Queue one message; a local queue that is full is drained by serving delivery reports."""
+        group = self.group
+        callback = group.delivered if group is not None else self._delivered
         while True:
             try:
-                self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._delivered)
+                self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=callback)
+                if group is not None:
+                    group.pending += 1
                 return
             except BufferError:
                 self.producer.poll(0.1)
@@ -77,6 +95,3 @@ class Sink:
     def _delivered(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self._failures.append(f"{message.topic()}: {error}")
-
-    def poll(self) -> None:
-        self.producer.poll(0)

@@ -19,6 +19,7 @@ class Source:
     def __init__(self, bootstrap: str, group: str, topic: str, read_committed: bool,
                  on_lag: Callable[[str, int, int], None] | None = None, session_timeout_ms: int = 10_000) -> None:
         self.topic = topic
+        self.before_revoke: Callable[[], None] | None = None
         self.assigned = False
         self._on_lag = on_lag
         self._consumer = Consumer({
@@ -54,9 +55,9 @@ class Source:
         """The underlying consumer (for transactions: its group metadata)."""
         return self._consumer
 
-    def commit(self, offsets: Offsets) -> None:
-        """Commit ``offsets`` (next offset to read per topic-partition) synchronously."""
-        self._consumer.commit(offsets=to_partitions(offsets), asynchronous=False)
+    def commit(self, offsets: Offsets, asynchronous: bool = False) -> None:
+        """Commit ``offsets`` (next offset to read per topic-partition)."""
+        self._consumer.commit(offsets=to_partitions(offsets), asynchronous=asynchronous)
 
     def rewind(self, starts: Offsets) -> None:
         """Go back to the first offset of a batch whose outputs were not delivered, to read it again."""
@@ -71,6 +72,8 @@ class Source:
         logger.info("partitions assigned", extra={"partitions": [f"{tp.topic}[{tp.partition}]" for tp in partitions]})
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.before_revoke is not None:
+            self.before_revoke()
         logger.info("partitions revoked", extra={"partitions": [f"{tp.topic}[{tp.partition}]" for tp in partitions]})
 
     def _stats(self, stats_json: str) -> None:

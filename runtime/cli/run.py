@@ -55,4 +55,9 @@ def bridge(
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _on_signal)
-    service.run()
+    try:
+        service.run()
+    except Exception as error:  # noqa: BLE001 - logged as one JSON line; uncommitted events are replayed on restart
+        log.exception("bridge failed; offsets after the last acknowledged batch stay uncommitted",
+                      extra={"error": f"{error.__class__.__name__}: {error}"})
+        raise typer.Exit(code=1) from None
