@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MLSERVER_VENV  := .venv-mlserver
 MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
+BENCH_VENV     := .venv-bench
+BENCH_STAMP    := $(BENCH_VENV)/.installed
 
 .PHONY: demo test setup system-deps down status lock clean bench-bridge
 
@@ -50,8 +52,15 @@ $(MLSERVER_STAMP): .ci/mlserver-requirements.txt .ci/mlserver-constraints.txt
 	$(MLSERVER_VENV)/bin/python -m pip install -q -c .ci/mlserver-constraints.txt -r .ci/mlserver-requirements.txt
 	touch $@
 
+# Benchmark peers whose pins clash with Helicon's (Quix Streams); not needed by the tests.
+$(BENCH_STAMP): .ci/bench-requirements.txt .ci/bench-constraints.txt
+	[ -x $(BENCH_VENV)/bin/python ] || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -c .ci/bench-constraints.txt -r .ci/bench-requirements.txt
+	touch $@
+
 ## make bench-bridge: the bridge benchmark (not a test); writes bench/results/bridge.md.
-bench-bridge: setup $(MLSERVER_STAMP)
+bench-bridge: setup $(MLSERVER_STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m bench.bridge
 
 down:
@@ -69,4 +78,4 @@ lock:
 	rm -rf .lock-venv
 
 clean: down
-	rm -rf $(VENV) $(MLSERVER_VENV) .helicon
+	rm -rf $(VENV) $(MLSERVER_VENV) $(BENCH_VENV) .helicon
