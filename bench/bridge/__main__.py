@@ -258,10 +258,25 @@ def write_table(results: list[Result], args: argparse.Namespace, path: Path, sta
         share = f"{r.events_per_s / ceiling:.2f}" if r.events_per_s and ceiling else "–"
         lines.append(f"| {r.name} | {r.events_per_s:,.0f} | {share} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {r.detail} | {r.note} |"
                      if r.events_per_s else f"| {r.name} | – | – | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {r.detail} | {r.note} |")
+    lines += NOTES
     if not BENCH_PYTHON.exists():
         lines += ["", "Quix Streams was not run: `.venv-bench` is missing (`make bench-bridge` builds it)."]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+NOTES = [
+    "",
+    "Notes:",
+    "- Every contestant scores the same registered MLflow model (the first-slice logistic regression, 4 features) "
+    "and runs as its own process; the passthrough and the bridge share confluent-kafka; MLServer 1.7.1 and "
+    "mlserver-mlflow 1.7.1 run from `.venv-mlserver`, quixstreams 3.28.1 from `.venv-bench` (pins in `.ci/`).",
+    "- MLServer's Kafka transport takes OIP inference requests, not Helicon's contract, so its input is one "
+    "OIP request per event (the same features) with the `mlserver-model` header.",
+    "- The exactly-once row is read with `read_uncommitted`, so its latency omits the wait for the transaction "
+    "commit (up to one batch).",
+    "- A p50/p99 far above the others means the contestant could not keep up with the paced rate (queueing).",
+]
 
 
 def _ms(value: float | None) -> str:
