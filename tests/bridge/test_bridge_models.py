@@ -172,3 +172,28 @@ def test_model_errors_are_retried_with_backoff_then_dead_lettered(platform: Plat
         assert headers["helicon.stage"] == "predict" and headers["helicon.error_class"] == "ValueError"
         assert "poison" in headers["helicon.reason"] and f"{name}/1" in headers["helicon.reason"]
     assert retries >= 2
+
+
+def test_a_frozen_broker_blocks_the_bridge_and_nothing_is_lost(
+    platform: Platform, champion: first_slice.TrainedModel, topics: PipelineTopics, local_platform,  # noqa: ANN001
+) -> None:
+    import os
+    import signal
+
+    broker_pid = local_platform.kafka.pid
+    assert broker_pid is not None
+    rows = [champion.holdout[index % len(champion.holdout)] for index in range(3000)]
+    with running(_settings(platform, topics, f"models:/{champion.name}@champion", batch_size=10)) as bridge:
+        ids = produce_events(platform.bootstrap, topics.features, rows)
+        assert wait_for(lambda: bridge.scored > 0, timeout=60, interval=0.01)
+        # The broker stops answering (SIGSTOP) while the bridge is mid-stream, then comes back.
+        os.kill(broker_pid, signal.SIGSTOP)
+        try:
+            scored_when_frozen = bridge.scored
+            time.sleep(4)
+        finally:
+            os.kill(broker_pid, signal.SIGCONT)
+        assert scored_when_frozen < len(ids), "the stream was over before the broker froze"
+        assert wait_for(lambda: bridge.scored == len(ids), timeout=120)
+    out = predictions(read_topic(platform.bootstrap, topics.predictions, len(ids), settle=1.0))
+    assert {p["id"] for p in out} == set(ids)
