@@ -3,15 +3,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MLSERVER_VENV  := .venv-mlserver
+MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
+BENCH_VENV     := .venv-bench
+BENCH_STAMP    := $(BENCH_VENV)/.installed
 
-.PHONY: demo test setup system-deps down status lock clean
+.PHONY: demo test setup system-deps down status lock clean bench-bridge
 
 ## make demo: bring the local platform up and run the streaming-ML loop end to end.
 demo: setup
 	$(BIN)/helicon demo
 
 ## make test: the whole test suite against a real Kafka broker, MLflow server and S3 endpoint.
-test: setup
+test: setup $(MLSERVER_STAMP)
 	$(BIN)/pytest
 
 setup: system-deps $(STAMP)
@@ -40,6 +44,25 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
+# MLServer (+ its MLflow runtime) in its own virtualenv: its pins clash with Helicon's MLflow 3.
+# The bridge's OIP tests and benchmark start it as a separate process, as Seldon would run it.
+$(MLSERVER_STAMP): .ci/mlserver-requirements.txt .ci/mlserver-constraints.txt
+	[ -x $(MLSERVER_VENV)/bin/python ] || $(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MLSERVER_VENV)/bin/python -m pip install -q -c .ci/mlserver-constraints.txt -r .ci/mlserver-requirements.txt
+	touch $@
+
+# Benchmark peers whose pins clash with Helicon's (Quix Streams); not needed by the tests.
+$(BENCH_STAMP): .ci/bench-requirements.txt .ci/bench-constraints.txt
+	[ -x $(BENCH_VENV)/bin/python ] || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -c .ci/bench-constraints.txt -r .ci/bench-requirements.txt
+	touch $@
+
+## make bench-bridge: the bridge benchmark (not a test); writes bench/results/bridge.md.
+bench-bridge: setup $(MLSERVER_STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m bench.bridge
+
 down:
 	$(BIN)/helicon local down
 
@@ -55,4 +78,4 @@ lock:
 	rm -rf .lock-venv
 
 clean: down
-	rm -rf $(VENV) .helicon
+	rm -rf $(VENV) $(MLSERVER_VENV) $(BENCH_VENV) .helicon

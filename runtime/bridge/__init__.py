@@ -1,5 +1,6 @@
 """The inference bridge: feature events in from Kafka, model predictions out to Kafka."""
 
-from helicon.runtime.bridge.service import Bridge, BridgeSettings
+from helicon.runtime.bridge.service import Bridge
+from helicon.runtime.bridge.settings import BridgeSettings, Delivery, SettingsError, load_settings
 
-__all__ = ["Bridge", "BridgeSettings"]
+__all__ = ["Bridge", "BridgeSettings", "Delivery", "SettingsError", "load_settings"]

@@ -1,8 +1,8 @@
-"""The bridge's scoring loop: consume a micro-batch, decode, predict, produce, then commit.
+"""The bridge's scoring loop: consume a micro-batch, decode, route, predict, produce, then commit.
 
-At-least-once: offsets are committed only after the broker has acknowledged every prediction and
-dead letter the batch caused. An event that cannot be decoded goes to the dead-letter topic with
-its reason in the headers; it never stops the loop.
+Stages, each in its own module: :mod:`.source` (consumer) → :mod:`.codec` (decode/validate) →
+:mod:`.router` and :mod:`.backends` (scoring) → :mod:`.sink` (producer, DLQ) → :mod:`.offsets`
+(the delivery mode). A model swap after an alias moved happens only between batches.
 """
 
 from __future__ import annotations
@@ -10,115 +10,251 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
-from pydantic import BaseModel, Field, ValidationError
+from confluent_kafka import KafkaException, Message
 
-from helicon.runtime.bridge.model import RegistryModel
-from helicon.runtime.contracts import FeatureEvent, encode_prediction
+from helicon.runtime.bridge.backends import ModelBackend, RegistryModel, RegistryWatcher, open_backend
+from helicon.runtime.bridge.codec import EventCodec, Rejection
+from helicon.runtime.bridge.health import HealthServer
+from helicon.runtime.bridge.metrics import BridgeMetrics
+from helicon.runtime.bridge.offsets import AtLeastOnce, ExactlyOnce
+from helicon.runtime.bridge.router import CanaryRouter
+from helicon.runtime.bridge.settings import BridgeSettings, Delivery
+from helicon.runtime.bridge.sink import DeliveryFailed, ShutdownTimeout, Sink
+from helicon.runtime.bridge.source import Source, next_offsets
+from helicon.runtime.contracts import FeatureEvent, encode_prediction, now_ms
 
 logger = logging.getLogger(__name__)
 
+CHAMPION, CHALLENGER, SHADOW = "champion", "challenger", "shadow"
 
-class BridgeSettings(BaseModel):
-    """Where the bridge reads, writes and which model it asks."""
 
-    bootstrap: str = Field(description="Kafka bootstrap servers, HOST:PORT[,HOST:PORT].")
-    input_topic: str = Field(description="Topic of feature events.")
-    output_topic: str = Field(description="Topic the predictions go to.")
-    dlq_topic: str = Field(description="Topic for events that cannot be scored.")
-    group: str = Field(description="Consumer group id.")
-    model_uri: str = Field(description="models:/NAME@ALIAS or models:/NAME/VERSION.")
-    batch_size: int = Field(default=256, ge=1, description="Largest micro-batch.")
-    max_wait_ms: int = Field(default=20, ge=0, description="Longest wait for a micro-batch to fill.")
+@dataclass
+class ModelSlot:
+    """One role's model and, for a registry alias, the watcher that replaces it when the alias moves."""
+
+    role: str
+    backend: ModelBackend
+    watcher: RegistryWatcher | None = None
+
+
+@dataclass
+class _Scored:
+    message: Message
+    event: FeatureEvent
+    prediction: Any = None
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did (for tests and logs)."""
+
+    scored: int = 0
+    dead_lettered: int = 0
+    roles: dict[str, int] = field(default_factory=dict)
 
 
 class Bridge:
-    """Scores feature events with one model until :meth:`stop` is called."""
+    """Scores feature events with the configured model(s) until :meth:`stop` is called.
 
-    def __init__(self, settings: BridgeSettings, model: RegistryModel | None = None) -> None:
+    ``backend_factory`` opens a model URI (default :func:`open_backend`); tests and embedders may
+    pass their own.
+    """
+
+    def __init__(self, settings: BridgeSettings,
+                 backend_factory: Callable[[str], ModelBackend] | None = None) -> None:
         self.settings = settings
-        self.model = model or RegistryModel(settings.model_uri)
+        open_model = backend_factory or (lambda uri: open_backend(uri, settings.oip_timeout_s))
+        self.metrics = BridgeMetrics()
+        self.slots: dict[str, ModelSlot] = {CHAMPION: self._slot(CHAMPION, open_model(settings.model_uri))}
+        if settings.canary is not None:
+            self.slots[CHALLENGER] = self._slot(CHALLENGER, open_model(settings.canary.model))
+        if settings.shadow is not None:
+            self.slots[SHADOW] = self._slot(SHADOW, open_model(settings.shadow.model))
+        self._router = CanaryRouter(settings.canary.share) if settings.canary is not None else None
+        self._codec = EventCodec(settings.max_event_bytes, settings.strict_features)
         self._stopping = threading.Event()
-        self._consumer = Consumer({
-            "bootstrap.servers": settings.bootstrap,
-            "group.id": settings.group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        })
-        self._producer = Producer({
-            "bootstrap.servers": settings.bootstrap,
-            "enable.idempotence": True,
-            "linger.ms": 2,
-        })
+        exactly_once = settings.delivery is Delivery.EXACTLY_ONCE
+        self._source = Source(settings.bootstrap, settings.group, settings.input_topic, read_committed=exactly_once,
+                              on_lag=self.metrics.lag, session_timeout_ms=settings.session_timeout_ms)
+        transactional_id = (settings.transactional_id or f"{settings.group}-{settings.input_topic}") if exactly_once else None
+        self._sink = Sink(settings.bootstrap, settings.dlq_topic, transactional_id)
+        self._delivery = ExactlyOnce(self._source, self._sink) if exactly_once else AtLeastOnce(self._source, self._sink)
+        self.health: HealthServer | None = None
+        if settings.http_port is not None:
+            self.health = HealthServer(settings.http_host, settings.http_port, self.metrics.registry, self.ready)
         self.scored = 0
         self.dead_lettered = 0
+
+    def _slot(self, role: str, backend: ModelBackend) -> ModelSlot:
+        watcher = None
+        if isinstance(backend, RegistryModel) and backend.alias is not None:
+            watcher = RegistryWatcher(backend, self.settings.alias_poll_s)
+        self.metrics.serving(role, backend.ref.name, backend.ref.version)
+        return ModelSlot(role, backend, watcher)
+
+    def ready(self) -> bool:
+        """Models loaded, partitions assigned, not stopping."""
+        return self._source.assigned and not self._stopping.is_set()
 
     def stop(self) -> None:
         """Finish the current batch, commit, and return from :meth:`run`."""
         self._stopping.set()
 
     def run(self) -> None:
-        """The scoring loop; returns after :meth:`stop`, with every consumed event committed."""
-        self._consumer.subscribe([self.settings.input_topic])
-        logger.info("bridge consuming %s with %s v%s", self.settings.input_topic, self.model.ref.name, self.model.ref.version)
+        """The scoring loop; returns after :meth:`stop`, with every consumed event's outputs committed."""
+        self._source.subscribe()
+        for slot in self.slots.values():
+            if slot.watcher is not None:
+                slot.watcher.start()
+        if self.health is not None:
+            self.health.start()
+        logger.info("bridge started", extra={
+            "input": self.settings.input_topic, "output": self.settings.output_topic,
+            "delivery": self.settings.delivery.value, "http_port": self.health.port if self.health else None,
+            "models": {role: f"{slot.backend.ref.name}/{slot.backend.ref.version}" for role, slot in self.slots.items()}})
         try:
             while not self._stopping.is_set():
-                messages = self._consumer.consume(self.settings.batch_size, self.settings.max_wait_ms / 1000)
+                if self.health is not None:
+                    self.health.beat()
+                self._swap_models()
+                messages = self._source.batch(self.settings.batch_size, self.settings.max_wait_ms / 1000)
                 if messages:
                     self._process(messages)
+                self._delivery.tick()
         finally:
-            self._producer.flush(30)
-            self._consumer.close()
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        for slot in self.slots.values():
+            if slot.watcher is not None:
+                slot.watcher.stop()
+        try:
+            self._delivery.drain(deadline)
+        except (ShutdownTimeout, DeliveryFailed, KafkaException) as error:
+            logger.error("outputs not all acknowledged at shutdown; their offsets stay uncommitted",
+                         extra={"error": str(error)})
+        self._source.close()
+        for slot in self.slots.values():
+            slot.backend.close()
+        if self.health is not None:
+            self.health.stop()
+        logger.info("bridge stopped", extra={"scored": self.scored, "dead_lettered": self.dead_lettered})
+
+    def _swap_models(self) -> None:
+        for slot in self.slots.values():
+            replacement = slot.watcher.take() if slot.watcher is not None else None
+            if replacement is None:
+                continue
+            previous, slot.backend = slot.backend, replacement
+            previous.close()
+            self.metrics.serving(slot.role, replacement.ref.name, replacement.ref.version)
+            self.metrics.model_swaps.labels(slot.role).inc()
+            logger.info("model swapped", extra={"role": slot.role, "model": replacement.ref.name,
+                                                "from_version": previous.ref.version, "to_version": replacement.ref.version})
 
     def _process(self, messages: list[Message]) -> None:
-        events: list[tuple[Message, FeatureEvent]] = []
-        for message in messages:
-            if message.error() is not None:
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    logger.warning("consumer error: %s", message.error())
-                continue
-            try:
-                events.append((message, FeatureEvent.model_validate_json(message.value() or b"")))
-            except ValidationError as error:
-                self._dead_letter(message, "decode", error.__class__.__name__, _first_error(error))
-        if events:
-            self._score(events)
-        if self._producer.flush(60) > 0:
-            raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, "predictions not acknowledged; not committing"))
-        self._consumer.commit(asynchronous=False)
-
-    def _score(self, events: list[tuple[Message, FeatureEvent]]) -> None:
-        started = time.perf_counter()
+        starts, ends = next_offsets(messages)
+        self.metrics.events_in.inc(len(messages))
+        self.metrics.batch_size.observe(len(messages))
         try:
-            predictions = self.model.predict([event.features for _, event in events])
-        except Exception as error:  # noqa: BLE001 - one bad event must not sink its batch
-            if len(events) == 1:
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-                self._dead_letter(events[0][0], "predict", error.__class__.__name__, reason)
-            else:
-                for single in events:
-                    self._score([single])
+            self._delivery.begin()
+            outcome = self._transform(messages)
+            deadline = time.monotonic() + self.settings.shutdown_timeout_s if self._stopping.is_set() else None
+            self._delivery.complete(ends, deadline)
+        except KafkaException as error:
+            if error.args and error.args[0].fatal():
+                raise
+            logger.error("batch not delivered; reading it again", extra={"error": str(error)})
+            self._delivery.abandon(starts)
             return
-        latency_ms = (time.perf_counter() - started) * 1000 / len(events)
-        for (_message, event), prediction in zip(events, predictions):
-            self._producer.produce(self.settings.output_topic, key=event.id.encode(),
-                                   value=encode_prediction(event.id, self.model.ref, prediction, latency_ms))
-        self.scored += len(events)
+        self.scored += outcome.scored
+        self.dead_lettered += outcome.dead_lettered
 
-    def _dead_letter(self, message: Message, stage: str, error_class: str, reason: str) -> None:
-        headers: list[tuple[str, Any]] = [
-            ("helicon.stage", stage), ("helicon.error_class", error_class), ("helicon.reason", reason[:1000]),
-            ("helicon.topic", message.topic()), ("helicon.partition", str(message.partition())),
-            ("helicon.offset", str(message.offset())),
-        ]
-        self._producer.produce(self.settings.dlq_topic, key=message.key(), value=message.value(), headers=headers)
-        self.dead_lettered += 1
-        logger.warning("dead-lettered %s[%s]@%s: %s", message.topic(), message.partition(), message.offset(), reason)
+    def _transform(self, messages: list[Message]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        champion = self.slots[CHAMPION]
+        groups: dict[str, list[_Scored]] = {CHAMPION: [], CHALLENGER: []}
+        for message in messages:
+            decoded = self._codec.decode(message.value(), champion.backend.features)
+            if isinstance(decoded, Rejection):
+                self._dead_letter(message, "decode", decoded.error_class, decoded.reason, outcome)
+                continue
+            role = CHAMPION
+            if self._router is not None and self._router.to_challenger(message.key() or decoded.id.encode()):
+                role = CHALLENGER
+            groups[role].append(_Scored(message, decoded))
+        for role, items in groups.items():
+            if items:
+                self._score_and_produce(self.slots[role], items, self.settings.output_topic, outcome)
+        if SHADOW in self.slots and self.settings.shadow is not None:
+            shadowed = [_Scored(item.message, item.event) for items in groups.values() for item in items]
+            if shadowed:
+                self._score_and_produce(self.slots[SHADOW], shadowed, self.settings.shadow.topic, outcome,
+                                        dead_letter_failures=False)
+        return outcome
 
+    def _score_and_produce(self, slot: ModelSlot, items: list[_Scored], topic: str, outcome: BatchOutcome,
+                           dead_letter_failures: bool = True) -> None:
+        backend = slot.backend
+        started = time.perf_counter()
+        answered, failed = self._predict_with_retries(slot, items)
+        elapsed = time.perf_counter() - started
+        self.metrics.predict_latency.labels(slot.role).observe(elapsed)
+        latency_ms = elapsed * 1000 / max(1, len(items))
+        produced_at = now_ms()
+        for item in answered:
+            self._sink.produce(topic, key=item.event.id.encode(),
+                               value=encode_prediction(item.event.id, backend.ref, item.prediction, latency_ms))
+            if item.event.ts is not None and slot.role != SHADOW:
+                self.metrics.end_to_end_latency.observe(max(0.0, (produced_at - item.event.ts) / 1000))
+        self.metrics.predictions_out.labels(slot.role, backend.ref.name, backend.ref.version).inc(len(answered))
+        if slot.role != SHADOW:
+            outcome.scored += len(answered)
+            outcome.roles[slot.role] = outcome.roles.get(slot.role, 0) + len(answered)
+        for item, error in failed:
+            if dead_letter_failures:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+                self._dead_letter(item.message, "predict", error.__class__.__name__, f"{backend.ref.name}/{backend.ref.version}: {reason}", outcome)
+            else:
+                logger.warning("shadow model failed", extra={"offset": item.message.offset(), "error": repr(error)})
 
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or "value"
-    return f"{location}: {first['msg']}"
+    def _predict_with_retries(self, slot: ModelSlot, items: list[_Scored]) -> tuple[list[_Scored], list[tuple[_Scored, Exception]]]:
+        """Try the batch ``predict_attempts`` times with doubling backoff; then each event alone, once."""
+        rows = [item.event.features for item in items]
+        error: Exception | None = None
+        for attempt in range(self.settings.predict_attempts):
+            if attempt:
+                self.metrics.predict_retries.labels(slot.role).inc()
+                time.sleep(self.settings.retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+            try:
+                predictions = slot.backend.predict(rows)
+                if len(predictions) != len(items):
+                    raise ValueError(f"model returned {len(predictions)} predictions for {len(items)} events")
+            except Exception as caught:  # noqa: BLE001 - any model failure is retried, then isolated
+                error = caught
+                continue
+            for item, prediction in zip(items, predictions):
+                item.prediction = prediction
+            return items, []
+        logger.warning("model failed after retries; isolating events", extra={
+            "role": slot.role, "events": len(items), "attempts": self.settings.predict_attempts, "error": repr(error)})
+        if len(items) == 1:
+            return [], [(items[0], error or RuntimeError("prediction failed"))]
+        answered, failed = [], []
+        for item in items:
+            try:
+                (item.prediction,) = slot.backend.predict([item.event.features])
+                answered.append(item)
+            except Exception as caught:  # noqa: BLE001 - the one bad event is dead-lettered below
+                failed.append((item, caught))
+        return answered, failed
+
+    def _dead_letter(self, message: Message, stage: str, error_class: str, reason: str, outcome: BatchOutcome) -> None:
+        self._sink.dead_letter(message, stage, error_class, reason)
+        self.metrics.dead_letters.labels(stage, error_class).inc()
+        outcome.dead_lettered += 1

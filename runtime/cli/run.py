@@ -3,44 +3,62 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 app = typer.Typer(help="Run one of Helicon's runtime services in the foreground.", no_args_is_help=True)
 
 
 @app.command()
 def bridge(
-    model: Annotated[str, typer.Option("--model", envvar="HELICON_MODEL_URI", help="models:/NAME@ALIAS or models:/NAME/VERSION.")],
-    bootstrap: Annotated[str, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka HOST:PORT.")] = "127.0.0.1:9092",
-    input_topic: Annotated[str, typer.Option("--input", help="Feature events topic.")] = "demo.features",
-    output_topic: Annotated[str, typer.Option("--output", help="Predictions topic.")] = "demo.predictions",
-    dlq_topic: Annotated[str, typer.Option("--dlq", help="Dead-letter topic.")] = "demo.dlq",
-    group: Annotated[str, typer.Option("--group", help="Consumer group id.")] = "helicon-bridge",
-    batch_size: Annotated[int, typer.Option(help="Largest micro-batch.")] = 256,
-    max_wait_ms: Annotated[int, typer.Option(help="Longest wait for a micro-batch to fill, in ms.")] = 20,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML settings file (any BridgeSettings field; see docs/bridge.md).")] = None,
+    bootstrap: Annotated[str | None, typer.Option("--bootstrap", help="Kafka HOST:PORT[,HOST:PORT].")] = None,
+    input_topic: Annotated[str | None, typer.Option("--input", help="Feature events topic.")] = None,
+    output_topic: Annotated[str | None, typer.Option("--output", help="Predictions topic.")] = None,
+    dlq_topic: Annotated[str | None, typer.Option("--dlq", help="Dead-letter topic.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Consumer group id.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or oip+http://HOST:PORT/v2/models/NAME.")] = None,
 ) -> None:
-    """Consume feature events, predict with an MLflow model, produce predictions (SIGTERM stops it cleanly)."""
-    from helicon.runtime.bridge import Bridge, BridgeSettings
+    """Consume feature events, predict, produce predictions; SIGTERM stops it cleanly (exit 0).
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    Settings come from flags, then HELICON_BRIDGE_* environment variables, then the --config file.
+    """
+    from helicon.runtime.bridge import Bridge, SettingsError, load_settings
+    from helicon.runtime.bridge.logs import configure_logging
+
     try:
-        settings = BridgeSettings(bootstrap=bootstrap, input_topic=input_topic, output_topic=output_topic,
-                                  dlq_topic=dlq_topic, group=group, model_uri=model,
-                                  batch_size=batch_size, max_wait_ms=max_wait_ms)
-    except ValidationError as error:
-        first = error.errors()[0]
-        typer.echo(f"error: invalid bridge setting {'.'.join(map(str, first['loc']))}: {first['msg']}", err=True)
+        settings = load_settings(config_file=config, bootstrap=bootstrap, input_topic=input_topic,
+                                 output_topic=output_topic, dlq_topic=dlq_topic, group=group, model_uri=model)
+    except SettingsError as error:
+        typer.echo(f"error: invalid bridge settings: {error}", err=True)
         raise typer.Exit(code=2) from None
-    service = Bridge(settings)
+    configure_logging(settings.log_format, settings.log_level)
+    log = logging.getLogger("helicon.runtime.bridge")
+    try:
+        service = Bridge(settings)
+    except Exception as error:  # noqa: BLE001 - a model or broker that cannot be opened is a one-line error
+        log.error("bridge could not start", extra={"error": f"{error.__class__.__name__}: {error}"})
+        raise typer.Exit(code=1) from None
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        service.stop()
+        # The bound: an exit that cannot finish cleanly leaves its batch uncommitted, to be replayed.
+        timer = threading.Timer(settings.shutdown_timeout_s + 5, lambda: os._exit(3))
+        timer.daemon = True
+        timer.start()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: service.stop())
-    service.run()
-    logging.getLogger(__name__).info("bridge stopped: %d scored, %d dead-lettered", service.scored, service.dead_lettered)
+        signal.signal(signum, _on_signal)
+    try:
+        service.run()
+    except Exception as error:  # noqa: BLE001 - logged as one JSON line; uncommitted events are replayed on restart
+        log.exception("bridge failed; offsets after the last acknowledged batch stay uncommitted",
+                      extra={"error": f"{error.__class__.__name__}: {error}"})
+        raise typer.Exit(code=1) from None
 
-from helicon.runtime.cli.learn import run_learn as _run_learn  # noqa: E402 - issue 5: `helicon run learn`
-
-app.command(name="learn")(_run_learn)

@@ -136,4 +136,5 @@ def collect_predictions(bootstrap: str, topic: str, ids: Iterable[str], timeout:
 
 
 def _with_tracking_uri(tracking_uri: str) -> dict[str, str]:
-    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    # A free port for the bridge's health/metrics server: 8080 may be taken on a shared machine.
+    return {"HELICON_BRIDGE_HTTP_PORT": "0", **os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
