@@ -39,7 +39,10 @@ class MlflowServer(LocalService):
         ]
 
     def environment(self) -> dict[str, str]:
-        return {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+        # The job runner (GenAI evaluation jobs) would add about six huey worker processes of
+        # ~250 MB each; nothing on the local platform submits jobs.
+        return {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
     def probe(self, timeout: float) -> bool:
         try:
