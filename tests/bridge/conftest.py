@@ -49,11 +49,15 @@ def topics() -> PipelineTopics:
 
 
 def produce_events(bootstrap: str, topic: str, rows: Iterable[dict], prefix: str = "",
-                   partitions: int | None = None) -> list[str]:
-    """One feature event per row (id = ``prefix`` + sequence number); with ``partitions``, round-robin over them."""
+                   partitions: int | None = None, per_second: float | None = None) -> list[str]:
+    """One feature event per row (id = ``prefix`` + sequence number); with ``partitions``, round-robin
+    over them; with ``per_second``, paced at that rate."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     ids = []
+    started = time.monotonic()
     for index, row in enumerate(rows):
+        if per_second:
+            time.sleep(max(0.0, started + index / per_second - time.monotonic()))
         event_id = f"{prefix}{index:06d}-{uuid.uuid4().hex[:6]}"
         value = json.dumps({"id": event_id, "ts": now_ms(), "features": row}).encode()
         extra = {"partition": index % partitions} if partitions else {}

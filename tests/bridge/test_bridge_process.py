@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import requests
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from helicon.runtime.contracts import PipelineTopics
 from helicon.runtime.demo import first_slice
@@ -138,16 +140,25 @@ def _sigkill_then_restart(platform: Platform, topics: PipelineTopics, tmp_path: 
     config = _config(tmp_path, topics, platform, f"models:/{champion.name}@champion", **extra)
     group = f"{topics.features}-bridge"
     rows = [champion.holdout[index % len(champion.holdout)] for index in range(3000)]
-    ids = produce_events(platform.bootstrap, topics.features, rows)
+    admin = AdminClient({"bootstrap.servers": platform.bootstrap})
+    admin.create_topics([NewTopic(topics.features, num_partitions=3, replication_factor=1)])[topics.features].result(30)
     first = start_bridge(platform, config, log_file, "--group", group)
     processes.append(first)
-    # Kill once part of the stream is out and committed, but not all of it.
-    assert wait_for(lambda: 0 < _committed(platform.bootstrap, group, topics.features) < len(ids) - 500, timeout=120,
+    assert wait_for(lambda: "partitions assigned" in log_file.read_text(), timeout=120), log_file.read_text()
+    # A paced producer keeps the stream flowing for ~5 s, so the kill lands mid-stream however fast
+    # the bridge scores (unpaced, a quiet machine commits all 3,000 before the first poll).
+    produced: list[str] = []
+    producer = threading.Thread(target=lambda: produced.extend(
+        produce_events(platform.bootstrap, topics.features, rows, per_second=600)))
+    producer.start()
+    assert wait_for(lambda: _committed(platform.bootstrap, group, topics.features) > 0, timeout=120,
                     interval=0.05), log_file.read_text()
     first.send_signal(signal.SIGKILL)
     first.wait(30)
     killed_at = _committed(platform.bootstrap, group, topics.features)
-    assert killed_at < len(ids)
+    producer.join(120)
+    ids = produced
+    assert len(ids) == len(rows) and killed_at < len(ids)
     second = start_bridge(platform, config, log_file, "--group", group)
     processes.append(second)
     assert wait_for(lambda: _committed(platform.bootstrap, group, topics.features) == len(ids), timeout=120), log_file.read_text()
