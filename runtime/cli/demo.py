@@ -86,7 +86,8 @@ def _report(ids: list[str], rows: list[dict], predictions: dict[str, dict], trai
     console.print(f"  sent {len(ids)} · predictions received {len(predictions)} · missing {len(set(ids) - predictions.keys())}")
     console.print(f"  agree with the model scored in this process: {agree}/{len(ids)}")
     if delays:
-        console.print(f"  all answered within {elapsed:.2f} s; median time from first send to prediction {statistics.median(delays):.0f} ms")
+        console.print(f"  all answered within {elapsed:.2f} s; median time from first send to prediction {statistics.median(delays):.0f} ms "
+                      "(includes the bridge's start-up: events wait in Kafka while it loads the model)")
 
 
 def _frame(rows: list[dict]):  # noqa: ANN202 - a pandas DataFrame
