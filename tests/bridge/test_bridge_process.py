@@ -52,7 +52,9 @@ def _http_port(log_file: Path) -> int | None:
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    # read_uncommitted: a read_committed offset fetch asks for *stable* offsets, and after a SIGKILL the
+    # broker answers "unstable" until the dead producer's transaction is aborted (up to its timeout).
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "isolation.level": "read_uncommitted"})
     committed = consumer.committed([TopicPartition(topic, partition) for partition in range(3)], timeout=10)
     consumer.close()
     return sum(tp.offset for tp in committed if tp.offset >= 0)
