@@ -3,7 +3,7 @@
 | topic           | key       | value (JSON)                                                       |
 |-----------------|-----------|--------------------------------------------------------------------|
 | ``P.features``    | event id  | ``{"id", "ts", "features": {name: value}}``                          |
-| ``P.predictions`` | event id  | ``{"id", "ts", "model": {"name", "version"}, "prediction", ...}``    |
+| ``P.predictions`` | event id  | ``{"id", "ts", "model": {"name", "version", "role"?}, "prediction", ...}`` |
 | ``P.feedback``    | event id  | ``{"id", "label", "ts"}``                                            |
 | ``P.alerts``      | detector  | drift and warning events                                           |
 | ``P.dlq``         | orig. key | the original bytes; headers name stage, error class and reason     |
@@ -48,6 +48,16 @@ class FeatureEvent(BaseModel):
     features: dict[str, FeatureValue] = Field(description="Feature name to value.")
 
 
+class FeedbackEvent(BaseModel):
+    """A value on ``P.feedback``: the true label of an earlier event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr = Field(min_length=1, description="Event id; also the message key.")
+    label: Any = Field(description="The true label; required (null is a label).")
+    ts: StrictInt | StrictFloat | None = Field(default=None, description="When the label was known, ms since the epoch.")
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """Which model answered: registered name and version."""
@@ -61,12 +71,15 @@ def now_ms() -> int:
 
 
 def encode_prediction(event_id: str, model: ModelRef, prediction: Any, latency_ms: float,
-                      scores: dict[str, float] | None = None) -> bytes:
-    """The JSON value for ``P.predictions``."""
+                      scores: dict[str, float] | None = None, role: str | None = None) -> bytes:
+    """The JSON value for ``P.predictions``; ``role`` (``champion``/``challenger``) goes under ``model``."""
+    answered: dict[str, Any] = {"name": model.name, "version": model.version}
+    if role is not None:
+        answered["role"] = role
     value: dict[str, Any] = {
         "id": event_id,
         "ts": now_ms(),
-        "model": {"name": model.name, "version": model.version},
+        "model": answered,
         "prediction": prediction,
         "latency_ms": round(latency_ms, 3),
     }

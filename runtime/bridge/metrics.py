@@ -33,13 +33,25 @@ class BridgeMetrics:
                                 ["role", "model", "version"], registry=self.registry)
         self.model_swaps = Counter("helicon_bridge_model_swaps", "Hot swaps after an alias moved.", ["role"],
                                    registry=self.registry)
+        self.promotions = Counter("helicon_bridge_promotions", "Challengers this bridge promoted to champion.",
+                                  registry=self.registry)
+        self.joined_error = Gauge("helicon_bridge_joined_error",
+                                  "Error rate over the role's last `window` joined events, since the challenger appeared.",
+                                  ["role"], registry=self.registry)
+        self.joined_events = Gauge("helicon_bridge_joined_events",
+                                   "Predictions joined to their label, by role, since the challenger appeared.",
+                                   ["role"], registry=self.registry)
 
     def serving(self, role: str, model: str, version: str) -> None:
         """Record that ``role`` is now served by ``model`` ``version`` (and no other)."""
+        self.not_serving(role)
+        self.model_info.labels(role, model, version).set(1)
+
+    def not_serving(self, role: str) -> None:
+        """Record that no model serves ``role`` (the canary stopped)."""
         for sample in list(self.model_info.collect()[0].samples):
             if sample.labels.get("role") == role:
                 self.model_info.remove(role, sample.labels["model"], sample.labels["version"])
-        self.model_info.labels(role, model, version).set(1)
 
     def lag(self, topic: str, partition: int, lag: int) -> None:
         self.consumer_lag.labels(topic, str(partition)).set(lag)

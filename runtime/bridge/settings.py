@@ -11,9 +11,9 @@ import os
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 ENV_PREFIX = "HELICON_BRIDGE_"
 _MODEL_URI = re.compile(r"^(models:/[^/@]+(@[^/]+|/[^/]+)|oip\+https?://.+)$")
+_REGISTRY_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
 _BOOTSTRAP = re.compile(r"^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$")
 
 
@@ -39,18 +40,65 @@ class Delivery(str, Enum):
     EXACTLY_ONCE = "exactly-once"
 
 
+class PromotionSettings(BaseModel):
+    """Promote the canary's challenger to champion once its error on joined feedback is lower.
+
+    Errors follow the drift monitor's convention: classification ``prediction != label``;
+    regression ``|prediction - label| > error_threshold``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    feedback_topic: str = Field(min_length=1, description="Topic of true labels (P.feedback), joined by event id.")
+    min_joined: int = Field(default=200, ge=1, description="Joined events each role needs before a decision.")
+    margin: float = Field(default=0.0, ge=0.0, description="Promote when challenger error < champion error - margin.")
+    window: int = Field(default=500, ge=1, description="Each role's error is over its last `window` joined events.")
+    task: Literal["classification", "regression"] = Field(default="classification",
+                                                         description="How a joined example counts as an error.")
+    error_threshold: float | None = Field(default=None, gt=0,
+                                          description="regression: error = |prediction - label| > error_threshold.")
+
+    @field_validator("window")
+    @classmethod
+    def _window_holds_min_joined(cls, value: int, info: ValidationInfo) -> int:
+        min_joined = info.data.get("min_joined")
+        if min_joined is not None and value < min_joined:
+            raise ValueError(f"must be >= min_joined ({min_joined})")
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_for_regression(self) -> "PromotionSettings":
+        if self.task == "regression" and self.error_threshold is None:
+            raise ValueError("error_threshold is required when task is regression")
+        return self
+
+
 class CanarySettings(BaseModel):
-    """Send a share of events, chosen by a hash of their key, to a challenger model."""
+    """Send a share of events, chosen by a hash of their key, to a challenger model.
+
+    A ``models:/NAME@ALIAS`` challenger is followed like the champion: the canary starts when the
+    alias appears, follows it when it moves and stops when it is deleted. With ``promotion`` the
+    bridge also joins feedback and promotes a better challenger.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="The challenger's model URI.")
+    # Declared before ``share`` so that share's check can see it (the file's order does not matter).
+    promotion: PromotionSettings | None = Field(default=None, description="Promote the challenger by joined error.")
     share: float = Field(ge=0.0, le=1.0, description="Share of keys routed to the challenger, 0..1.")
 
     @field_validator("model")
     @classmethod
     def _check_model(cls, value: str) -> str:
         return _check_model_uri(value)
+
+    @field_validator("share")
+    @classmethod
+    def _both_roles_get_events(cls, value: float, info: ValidationInfo) -> float:
+        if info.data.get("promotion") is not None and not 0.0 < value < 1.0:
+            raise ValueError("must be strictly between 0 and 1 with promotion: both roles need events to compare")
+        return value
 
 
 class ShadowSettings(BaseModel):
@@ -115,6 +163,13 @@ class BridgeSettings(BaseSettings):
     def _check_routes(self) -> "BridgeSettings":
         if self.canary is not None and self.shadow is not None:
             raise ValueError("canary and shadow cannot both be set: choose one experiment")
+        if self.canary is not None and self.canary.promotion is not None:
+            champion, challenger = _REGISTRY_ALIAS.match(self.model_uri), _REGISTRY_ALIAS.match(self.canary.model)
+            if champion is None or challenger is None or champion["name"] != challenger["name"]:
+                raise ValueError("canary.promotion needs model_uri and canary.model to be two aliases of one "
+                                 "registered model (models:/NAME@champion, models:/NAME@challenger)")
+            if champion["alias"] == challenger["alias"]:
+                raise ValueError("canary.promotion needs canary.model to name another alias than model_uri")
         if len({self.input_topic, self.output_topic, self.dlq_topic}) != 3:
             raise ValueError("input_topic, output_topic and dlq_topic must be three different topics")
         return self

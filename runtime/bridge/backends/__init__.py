@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from helicon.runtime.bridge.backends.base import FeatureSpec, ModelBackend
-from helicon.runtime.bridge.backends.mlflow_registry import RegistryModel, RegistryWatcher
+from helicon.runtime.bridge.backends.mlflow_registry import AliasDeleted, RegistryModel, RegistryWatcher
 from helicon.runtime.bridge.backends.oip import OipModel
 
 
@@ -14,4 +14,4 @@ def open_backend(uri: str, oip_timeout_s: float = 10.0) -> ModelBackend:
     return RegistryModel(uri)
 
 
-__all__ = ["FeatureSpec", "ModelBackend", "OipModel", "RegistryModel", "RegistryWatcher", "open_backend"]
+__all__ = ["AliasDeleted", "FeatureSpec", "ModelBackend", "OipModel", "RegistryModel", "RegistryWatcher", "open_backend"]

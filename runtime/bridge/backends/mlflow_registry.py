@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -74,50 +75,134 @@ def _feature_spec(schema: Any) -> FeatureSpec | None:  # noqa: ANN401 - mlflow.t
     return FeatureSpec(names=names, kinds=kinds)
 
 
+@dataclass(frozen=True)
+class AliasDeleted:
+    """What :meth:`RegistryWatcher.take` hands over when the watched alias no longer exists."""
+
+    name: str
+    alias: str
+    version: str
+
+
 class RegistryWatcher:
     """Polls a ``models:/NAME@ALIAS`` alias; when it moves, loads the new version in the background.
 
-    The scoring loop calls :meth:`take` between batches: a loaded replacement is handed over
-    once, so a whole batch is always scored by one version and the swap loses or repeats nothing.
+    The scoring loop calls :meth:`take` between batches: a loaded replacement (or, once the alias is
+    deleted, an :class:`AliasDeleted`) is handed over once, so a whole batch is always scored by one
+    version and the swap loses or repeats nothing. ``current`` is the model being served, or the
+    URI of an alias that does not exist yet: the first version it points at is then handed over.
     """
 
-    def __init__(self, current: RegistryModel, poll_s: float) -> None:
-        if current.alias is None:
-            raise ValueError(f"{current.uri} names a fixed version; only an alias can be watched")
-        self._current_version = current.ref.version
-        self._name, self._alias = current.ref.name, current.alias
-        self._uri = current.uri
+    def __init__(self, current: RegistryModel | str, poll_s: float) -> None:
+        uri = current if isinstance(current, str) else current.uri
+        name, alias, _ = parse_registry_uri(uri)
+        if alias is None:
+            raise ValueError(f"{uri} names a fixed version; only an alias can be watched")
+        self._current_version: str | None = None if isinstance(current, str) else current.ref.version
+        self._name, self._alias = name, alias
+        self._uri = uri
         self._poll_s = poll_s
-        self._ready: RegistryModel | None = None
+        self._ready: RegistryModel | AliasDeleted | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"alias-watch-{self._name}", daemon=True)
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"alias-watch-{self._name}-{alias}", daemon=True)
+
+    @property
+    def alias(self) -> str:
+        return self._alias
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
-    def take(self) -> RegistryModel | None:
-        """The replacement model if one is ready (once), else ``None``."""
+    def poke(self) -> None:
+        """Check the alias now rather than at the next poll."""
+        self._wake.set()
+
+    def assume(self, version: str | None) -> None:
+        """The loop now serves ``version`` (``None``: nothing) for this alias; drop a pending other change."""
+        with self._lock:
+            self._current_version = version
+            ready = self._ready
+            if isinstance(ready, RegistryModel) and ready.ref.version == version:
+                self._ready = None
+            elif isinstance(ready, AliasDeleted) and version is None:
+                self._ready = None
+
+    def take(self) -> RegistryModel | AliasDeleted | None:
+        """The replacement model or the alias's deletion if one is pending (once), else ``None``."""
         with self._lock:
             ready, self._ready = self._ready, None
         return ready
 
     def _run(self) -> None:
-        while not self._stop.wait(self._poll_s):
+        while not self._stop.is_set():
+            self._wake.wait(self._poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                version = resolve_version(self._name, self._alias)
-                if version == self._current_version:
-                    continue
-                logger.info("alias moved", extra={"model": self._name, "alias": self._alias,
-                                                   "from_version": self._current_version, "to_version": version})
-                replacement = RegistryModel(self._uri, version=version)
+                self._check()
             except Exception as error:  # noqa: BLE001 - a registry hiccup must not stop the watcher
                 logger.warning("alias check failed; keeping the current version",
                                extra={"model": self._name, "alias": self._alias, "error": repr(error)})
-                continue
-            with self._lock:
-                self._ready = replacement
+
+    def _check(self) -> None:
+        version = alias_version(self._name, self._alias)
+        with self._lock:
+            current = self._current_version
+        if version == current:
+            return
+        if version is None:
+            logger.info("alias deleted", extra={"model": self._name, "alias": self._alias, "from_version": current})
+            change: RegistryModel | AliasDeleted = AliasDeleted(self._name, self._alias, current or "")
+        else:
+            logger.info("alias moved", extra={"model": self._name, "alias": self._alias,
+                                               "from_version": current, "to_version": version})
+            change = RegistryModel(self._uri, version=version)
+        with self._lock:
+            if self._current_version != current:  # the loop took over (assume) while we loaded
+                return
+            self._ready = change
             self._current_version = version
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version ``alias`` of model ``name`` points at, or ``None`` if the alias (or model) does not exist."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = MlflowClient().get_registered_model(name)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    version = (model.aliases or {}).get(alias)
+    return None if version is None else str(version)
+
+
+def promote_alias(name: str, champion_alias: str, challenger_alias: str, version: str) -> bool:
+    """Point ``champion_alias`` at ``version`` and delete ``challenger_alias``; ``False`` if already done or moot.
+
+    Idempotent across replicas: the aliases are read again just before they are moved, and nothing
+    moves if the champion already is ``version`` or the challenger no longer is.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    aliases = {key: str(value) for key, value in (client.get_registered_model(name).aliases or {}).items()}
+    if aliases.get(champion_alias) == version or aliases.get(challenger_alias) != version:
+        return False
+    client.set_registered_model_alias(name, champion_alias, version)
+    try:
+        client.delete_registered_model_alias(name, challenger_alias)
+    except MlflowException as error:  # another replica deleted it first
+        if error.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+    return True
