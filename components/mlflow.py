@@ -141,6 +141,11 @@ class MlflowServer(pulumi.ComponentResource):
                 ingress_spec["tls"] = [{"hosts": [args["ingress_host"]], "secretName": args["ingress_tls_secret"]}]
             self.ingress = k8s.networking.v1.Ingress(
                 name, metadata=metadata(name, namespace, common), spec=ingress_spec, opts=child_opts(self))
-        self.tracking_uri = pulumi.Output.from_input(f"http://{name}.{namespace}.svc:80")
+        self.tracking_uri = pulumi.Output.from_input(tracking_uri_of(name, namespace))
         self.service_name = pulumi.Output.from_input(name)
         self.register_outputs({"tracking_uri": self.tracking_uri, "service_name": self.service_name})
+
+
+def tracking_uri_of(name: str, namespace: str) -> str:
+    """The in-cluster tracking URI of the ``MlflowServer`` named ``name`` (its Service, port 80)."""
+    return f"http://{name}.{namespace}.svc:80"

@@ -102,6 +102,9 @@ class LearnerArgs(StageArgs):
 
     model_spec: str
     """``helicon run learn --model SPEC``."""
+    checkpoint: NotRequired[str]
+    """``--checkpoint`` (default ``mlflow:<platform>-<pipeline>-learner``: a registered model on the platform's
+    MLflow, so the learner's state survives restarts and rollouts)."""
 
 
 class PlatformStreamingArgs(TypedDict):
@@ -407,7 +410,8 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
 
     def stage_args(stage: str, sizes: dict) -> dict:
         result = {"__name": f"{prefix}-{stage}", "namespace": namespace, "image": args["image"],
-                  "kafka": connection(stage), "group": f"{p}-{stage}"}
+                  "kafka": connection(stage), "group": f"{p}-{stage}",
+                  "mlflow_tracking_uri": mlflow.tracking_uri_of(f"{platform}-mlflow", namespace)}
         result.update({key: sizes[key] for key in ("replicas", "autoscaling", "cpu", "memory") if key in sizes})
         return result
 
@@ -416,12 +420,13 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
     if "drift" in pipeline:
         plan["drift"] = {**stage_args("drift", pipeline["drift"]), "features_topic": topics["features"],
                          "predictions_topic": topics["predictions"], "feedback_topic": topics["feedback"],
-                         "alerts_topic": topics["alerts"]}
+                         "alerts_topic": topics["alerts"], "dlq_topic": topics["dlq"], "pipeline": p}
     if "learner" in pipeline:
         learner = pipeline["learner"]
         plan["learner"] = {**stage_args("learner", learner), "features_topic": topics["features"],
                            "feedback_topic": topics["feedback"], "predictions_topic": topics["predictions"],
-                           "model_spec": learner["model_spec"]}
+                           "dlq_topic": topics["dlq"], "model_spec": learner["model_spec"],
+                           "checkpoint": learner.get("checkpoint", f"mlflow:{prefix}-learner")}
     if "streaming_job" in pipeline:
         job = pipeline["streaming_job"]
         stream: dict = {"__name": f"{prefix}-stream", "namespace": namespace, "image": job["image"],

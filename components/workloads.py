@@ -22,6 +22,8 @@ from helicon.components._k8s import (
 from helicon.components._validate import check_args, fail
 
 CONFIG_PATH = "/etc/helicon/helicon.yaml"
+STATE_DIR = "/var/lib/helicon"
+DRIFT_CHECKPOINT = f"{STATE_DIR}/drift/checkpoint.pkl"
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 
 
@@ -95,6 +97,10 @@ class WorkloadArgs(TypedDict):
     metrics_port: NotRequired[int]
     """Port of the service's HTTP endpoint for ``/metrics``, ``/healthz`` and ``/readyz`` (default 9400;
     env ``HELICON_METRICS_PORT``)."""
+    mlflow_tracking_uri: NotRequired[pulumi.Input[str]]
+    """MLflow tracking server (``MlflowServer.tracking_uri``); env ``MLFLOW_TRACKING_URI``: the bridge's
+    ``models:/`` URIs, the drift monitor's monitoring run and the learner's ``mlflow:`` checkpoints use it
+    (default: unset)."""
 
 
 class InferenceBridgeArgs(WorkloadArgs):
@@ -111,7 +117,14 @@ class InferenceBridgeArgs(WorkloadArgs):
 
 
 class DriftMonitorArgs(WorkloadArgs):
-    """Arguments of :class:`DriftMonitor` (``helicon run drift``)."""
+    """Arguments of :class:`DriftMonitor` (``helicon run drift``).
+
+    Its checkpoint (detector state, join, offsets) is the file ``/var/lib/helicon/drift/checkpoint.pkl`` on
+    an emptyDir: it survives container restarts, not the pod's deletion (then detectors start afresh).
+    """
+
+    pipeline: str
+    """Pipeline name (``--pipeline``): every alert's ``pipeline`` field and the MLflow monitoring run's name."""
 
     features_topic: str
     """``--features``."""
@@ -121,6 +134,8 @@ class DriftMonitorArgs(WorkloadArgs):
     """``--feedback``."""
     alerts_topic: str
     """``--alerts``."""
+    dlq_topic: str
+    """``--dlq``: undecodable events."""
 
 
 class OnlineLearnerArgs(WorkloadArgs):
@@ -132,8 +147,13 @@ class OnlineLearnerArgs(WorkloadArgs):
     """``--feedback``."""
     predictions_topic: str
     """``--predictions``."""
+    dlq_topic: str
+    """``--dlq``: events that cannot be used."""
     model_spec: str
     """``--model SPEC``: the learner's model specification."""
+    checkpoint: NotRequired[str]
+    """``--checkpoint``: ``mlflow:NAME[@ALIAS]`` (needs ``mlflow_tracking_uri``) or ``s3://BUCKET/PREFIX``, where
+    the learner saves and restores its state (default: none; the learner then starts afresh on every restart)."""
 
 
 class RuntimeWorkload(pulumi.ComponentResource):
@@ -170,7 +190,9 @@ class RuntimeWorkload(pulumi.ComponentResource):
             "imagePullPolicy": "IfNotPresent",
             "command": ["helicon", "run", self._COMMAND],
             "args": self._flags(args) + ["--config", CONFIG_PATH],
-            "env": _kafka_env(args["kafka"]) + [{"name": "HELICON_METRICS_PORT", "value": str(port)}],
+            "env": _kafka_env(args["kafka"]) + [{"name": "HELICON_METRICS_PORT", "value": str(port)}]
+            + ([{"name": "MLFLOW_TRACKING_URI", "value": args["mlflow_tracking_uri"]}]
+               if args.get("mlflow_tracking_uri") else []),
             "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
             "resources": _resources(args.get("cpu", "250m"), args.get("memory", "512Mi")),
             "livenessProbe": http_probe("/healthz", "metrics", period=10, failures=3),
@@ -269,12 +291,19 @@ class DriftMonitor(RuntimeWorkload):
         super().__init__(name, args, opts)
 
     def _flags(self, args: DriftMonitorArgs) -> list:  # type: ignore[override]
-        return ["--bootstrap", args["kafka"]["bootstrap_servers"], "--features", args["features_topic"],
-                "--predictions", args["predictions_topic"], "--feedback", args["feedback_topic"],
-                "--alerts", args["alerts_topic"], "--group", args["group"]]
+        return ["--bootstrap", args["kafka"]["bootstrap_servers"], "--pipeline", args["pipeline"],
+                "--features", args["features_topic"], "--predictions", args["predictions_topic"],
+                "--feedback", args["feedback_topic"], "--alerts", args["alerts_topic"], "--dlq", args["dlq_topic"],
+                "--group", args["group"], "--checkpoint", DRIFT_CHECKPOINT]
 
     def _lag_topic(self, args: DriftMonitorArgs) -> str:  # type: ignore[override]
         return args["features_topic"]
+
+    def _extra_mounts(self) -> list[dict]:
+        return [{"name": "state", "mountPath": STATE_DIR}]
+
+    def _extra_volumes(self) -> list[dict]:
+        return [{"name": "state", "emptyDir": {}}]
 
 
 class OnlineLearner(RuntimeWorkload):
@@ -286,18 +315,15 @@ class OnlineLearner(RuntimeWorkload):
         super().__init__(name, args, opts)
 
     def _flags(self, args: OnlineLearnerArgs) -> list:  # type: ignore[override]
-        return ["--bootstrap", args["kafka"]["bootstrap_servers"], "--features", args["features_topic"],
-                "--feedback", args["feedback_topic"], "--predictions", args["predictions_topic"],
-                "--group", args["group"], "--model", args["model_spec"]]
+        flags = ["--bootstrap", args["kafka"]["bootstrap_servers"], "--features", args["features_topic"],
+                 "--feedback", args["feedback_topic"], "--predictions", args["predictions_topic"],
+                 "--dlq", args["dlq_topic"], "--group", args["group"], "--model", args["model_spec"]]
+        if args.get("checkpoint"):
+            flags += ["--checkpoint", args["checkpoint"]]
+        return flags
 
     def _lag_topic(self, args: OnlineLearnerArgs) -> str:  # type: ignore[override]
         return args["feedback_topic"]
-
-    def _extra_mounts(self) -> list[dict]:
-        return [{"name": "checkpoints", "mountPath": "/var/lib/helicon"}]
-
-    def _extra_volumes(self) -> list[dict]:
-        return [{"name": "checkpoints", "emptyDir": {}}]
 
 
 def validate_workload(name: str, args: WorkloadArgs, schema: type) -> None:
@@ -318,6 +344,12 @@ def validate_workload(name: str, args: WorkloadArgs, schema: type) -> None:
         for field in ("credentials_secret", "ca_secret"):
             if not kafka.get(field):
                 fail(f"{type_name}.kafka.{field}", "is required when security_protocol is SASL_SSL")
+    checkpoint = args.get("checkpoint")
+    if checkpoint is not None:
+        if not checkpoint.startswith(("mlflow:", "s3://")) or checkpoint in ("mlflow:", "s3://"):
+            fail(f"{type_name}.checkpoint", "must be mlflow:NAME[@ALIAS] or s3://BUCKET/PREFIX", checkpoint)
+        if checkpoint.startswith("mlflow:") and not args.get("mlflow_tracking_uri"):
+            fail(f"{type_name}.mlflow_tracking_uri", "is required when checkpoint is mlflow:…")
     port = args.get("metrics_port", 9400)
     if not 1024 <= port <= 65535:
         fail(f"{type_name}.metrics_port", "must be an unprivileged port (1024–65535)", port)

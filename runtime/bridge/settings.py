@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from helicon.runtime.endpoints import metrics_port_from_env
+
 ENV_PREFIX = "HELICON_BRIDGE_"
 _MODEL_URI = re.compile(r"^(models:/[^/@]+(@[^/]+|/[^/]+)|oip\+https?://.+)$")
 _REGISTRY_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/]+)$")
@@ -141,8 +143,8 @@ class BridgeSettings(BaseSettings):
     oip_timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout of an Open Inference Protocol request.")
     canary: CanarySettings | None = Field(default=None, description="Route a share of keys to a challenger.")
     shadow: ShadowSettings | None = Field(default=None, description="Score all events with a shadow model too.")
-    http_host: str = Field(default="127.0.0.1", description="Address of the health/readiness/metrics server.")
-    http_port: int | None = Field(default=8080, ge=0, le=65535, description="Port of that server; 0 picks a free one; null disables it.")
+    http_host: str = Field(default="0.0.0.0", description="Address of the health/readiness/metrics server (all interfaces: probes come from outside the pod).")
+    http_port: int | None = Field(default=8080, ge=0, le=65535, description="Port of that server; 0 picks a free one; null disables it. When not set, HELICON_METRICS_PORT (the convention of every runtime service) is used, else 8080.")
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description="Bound on the clean exit after SIGTERM.")
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json (containers) or text.")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Logging level.")
@@ -158,6 +160,14 @@ class BridgeSettings(BaseSettings):
         if not _BOOTSTRAP.match(value):
             raise ValueError("must be HOST:PORT or a comma-separated list of them")
         return value
+
+    @model_validator(mode="after")
+    def _shared_port(self) -> "BridgeSettings":
+        if "http_port" not in self.model_fields_set:
+            port = metrics_port_from_env()
+            if port is not None:
+                self.http_port = port
+        return self
 
     @model_validator(mode="after")
     def _check_routes(self) -> "BridgeSettings":

@@ -8,6 +8,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from helicon.runtime.kafka_client import client_config
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,7 +55,7 @@ class Sink:
         if transactional_id is not None:
             config["transactional.id"] = transactional_id
             config["transaction.timeout.ms"] = 60_000
-        self.producer = Producer(config)
+        self.producer = Producer(client_config(config))
 
     def produce(self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, Any]] | None = None) -> None:
         """Queue one message; a local queue that is full is drained by serving delivery reports."""

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from helicon.runtime.kafka_client import client_config
+
 logger = logging.getLogger(__name__)
 
 Offsets = dict[tuple[str, int], int]
@@ -22,7 +24,7 @@ class Source:
         self.before_revoke: Callable[[], None] | None = None
         self.assigned = False
         self._on_lag = on_lag
-        self._consumer = Consumer({
+        self._consumer = Consumer(client_config({
             "bootstrap.servers": bootstrap,
             "group.id": group,
             "enable.auto.commit": False,
@@ -33,7 +35,7 @@ class Source:
             "isolation.level": "read_committed" if read_committed else "read_uncommitted",
             "statistics.interval.ms": 5000,
             "stats_cb": self._stats,
-        })
+        }))
 
     def subscribe(self) -> None:
         self._consumer.subscribe([self.topic], on_assign=self._assigned, on_revoke=self._revoked)

@@ -33,11 +33,14 @@ def run_drift(
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", envvar="HELICON_DRIFT_CHECKPOINT", help="Checkpoint file.")] = None,
     instance_id: Annotated[str | None, typer.Option("--instance-id", envvar="HELICON_DRIFT_INSTANCE_ID", help="Static group membership id (e.g. the pod name).")] = None,
     mlflow_tracking_uri: Annotated[str | None, typer.Option("--mlflow", envvar="MLFLOW_TRACKING_URI", help="MLflow server for the monitoring run.")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", envvar="HELICON_METRICS_PORT", min=0, max=65535, help="Port of /healthz, /readyz and /metrics (default: off).")] = None,
 ) -> None:
     """Watch features (ADWIN per feature) and the joined error stream (DDM); publish alerts and fire triggers.
 
-    SIGTERM finishes the batch, checkpoints, flushes and exits 0.
+    SIGTERM finishes the batch, checkpoints, flushes and exits 0. Kafka security from
+    KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_*/KAFKA_SSL_CA_LOCATION (docs/iac.md).
     """
+    from helicon.runtime.cli.run import check_kafka_security
     from helicon.runtime.drift.config import ConfigError
     from helicon.runtime.drift.service import DriftService
     from helicon.runtime.drift.settings import load_settings
@@ -45,7 +48,9 @@ def run_drift(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     overrides = {"bootstrap": bootstrap, "features_topic": features, "predictions_topic": predictions,
                  "feedback_topic": feedback, "alerts_topic": alerts, "group": group, "pipeline": pipeline,
-                 "dlq_topic": dlq, "checkpoint_path": checkpoint, "instance_id": instance_id, "mlflow_tracking_uri": mlflow_tracking_uri}
+                 "dlq_topic": dlq, "checkpoint_path": checkpoint, "instance_id": instance_id, "mlflow_tracking_uri": mlflow_tracking_uri,
+                 "metrics_port": metrics_port}
+    check_kafka_security()
     try:
         settings = load_settings(config, overrides)
         service = DriftService(settings)
@@ -111,8 +116,11 @@ def report(
 ) -> None:
     """Draw each feature with its detections and the error rate with DDM warnings/drifts, from a replay
     of --input or from the topics and their --alerts."""
+    from helicon.runtime.cli.run import check_kafka_security
     from helicon.runtime.drift.report import render_report
 
+    if alerts is not None:
+        check_kafka_security()
     drift_config = _load_config(_monitor_section(config))
     if (input_file is None) == (alerts is None):
         raise _fail("give exactly one of --input FILE or --alerts TOPIC (with --features TOPIC)")
@@ -140,7 +148,10 @@ def export_window(
     bootstrap: Annotated[str, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka HOST:PORT.")] = "127.0.0.1:9092",
 ) -> None:
     """Materialise an alert's fresh-data window (topic/partition/offset ranges) to Parquet, locally or on S3."""
+    from helicon.runtime.cli.run import check_kafka_security
     from helicon.runtime.drift.export import ExportError, find_alert, read_window, window_from_alert, write_parquet
+
+    check_kafka_security()
 
     if (alert_file is None) == (alert_id is None):
         raise _fail("give exactly one of --alert FILE or --alert-id ID (with --alerts TOPIC)")

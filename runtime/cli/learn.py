@@ -55,7 +55,7 @@ def run_learn(
     dlq: Annotated[str | None, typer.Option("--dlq", envvar="HELICON_LEARN_DLQ", help="Dead-letter topic (default demo.dlq).")] = None,
     checkpoint: Annotated[str | None, typer.Option("--checkpoint", envvar="HELICON_LEARN_CHECKPOINT", help="mlflow:NAME or mlflow:NAME@ALIAS (default alias online-latest), or s3://BUCKET/PREFIX.")] = None,
     checkpoint_interval: Annotated[float | None, typer.Option("--checkpoint-interval", envvar="HELICON_LEARN_CHECKPOINT_INTERVAL", help="Seconds between checkpoints (default 60).")] = None,
-    metrics_port: Annotated[int | None, typer.Option("--metrics-port", envvar="HELICON_LEARN_METRICS_PORT", help="Prometheus port (default: off).")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", envvar="HELICON_LEARN_METRICS_PORT", min=0, max=65535, help="Port of /metrics, /healthz and /readyz (default: HELICON_METRICS_PORT, else off).")] = None,
     mlflow_experiment: Annotated[str | None, typer.Option("--mlflow-experiment", envvar="HELICON_LEARN_MLFLOW_EXPERIMENT", help="MLflow experiment for prequential metrics (default: off).")] = None,
     task: Annotated[str | None, typer.Option("--task", envvar="HELICON_LEARN_TASK", help="classification or regression, when the spec does not say.")] = None,
     merge_topic: Annotated[str | None, typer.Option("--merge-topic", envvar="HELICON_LEARN_MERGE_TOPIC", help="Compacted topic for averaging HBP replicas (default: off).")] = None,
@@ -63,16 +63,22 @@ def run_learn(
     replica_id: Annotated[str | None, typer.Option("--replica-id", envvar="HELICON_LEARN_REPLICA_ID", help="Key of this replica on the merge topic (default: host name).")] = None,
     config: Annotated[Path | None, typer.Option("--config", envvar="HELICON_LEARN_CONFIG", help="YAML/JSON file of settings; environment and flags override it.")] = None,
 ) -> None:
-    """Predict on features, learn from joined feedback, checkpoint (SIGTERM checkpoints and stops)."""
+    """Predict on features, learn from joined feedback, checkpoint (SIGTERM checkpoints and stops).
+
+    Kafka security from KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_*/KAFKA_SSL_CA_LOCATION (docs/iac.md).
+    """
     import logging
     import signal
 
     from pydantic import ValidationError
 
+    from helicon.runtime.cli.run import check_kafka_security
+    from helicon.runtime.endpoints import EndpointError, metrics_port_from_env
     from helicon.runtime.learn.service import Learner, LearnerSettings, load_settings_file
     from helicon.runtime.learn.spec import SpecError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    check_kafka_security()
     values: dict[str, object] = {"bootstrap": "127.0.0.1:9092", "features_topic": "demo.features",
                                  "feedback_topic": "demo.feedback", "predictions_topic": "demo.predictions",
                                  "dlq_topic": "demo.dlq", "group": "helicon-learn"}
@@ -85,6 +91,8 @@ def run_learn(
                  "mlflow_experiment": mlflow_experiment, "task": task, "merge_topic": merge_topic,
                  "merge_interval_s": merge_interval, "replica_id": replica_id}
         values.update({key: value for key, value in given.items() if value is not None})
+        if values.get("metrics_port") is None:  # the learner's own setting wins over the shared convention
+            values["metrics_port"] = metrics_port_from_env()
         if "model" not in values:
             raise ValueError("--model is required (or model: in --config, or HELICON_LEARN_MODEL)")
         settings = LearnerSettings(**values)  # type: ignore[arg-type]
@@ -93,7 +101,7 @@ def run_learn(
         first = error.errors()[0]
         typer.echo(f"error: invalid learner setting {'.'.join(map(str, first['loc']))}: {first['msg']}", err=True)
         raise typer.Exit(code=2) from None
-    except (SpecError, ValueError, OSError) as error:
+    except (SpecError, EndpointError, ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from None
     for signum in (signal.SIGTERM, signal.SIGINT):

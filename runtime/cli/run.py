@@ -11,6 +11,17 @@ from typing import Annotated
 
 import typer
 
+def check_kafka_security() -> None:
+    """Exit 2 with the variable's name when the Kafka security environment is inconsistent."""
+    from helicon.runtime.kafka_client import KafkaSecurityError, security_config
+
+    try:
+        security_config()
+    except KafkaSecurityError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 app = typer.Typer(help="Run one of Helicon's runtime services in the foreground.", no_args_is_help=True)
 
 
@@ -23,20 +34,24 @@ def bridge(
     dlq_topic: Annotated[str | None, typer.Option("--dlq", help="Dead-letter topic.")] = None,
     group: Annotated[str | None, typer.Option("--group", help="Consumer group id.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="models:/NAME@ALIAS, models:/NAME/VERSION or oip+http://HOST:PORT/v2/models/NAME.")] = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", min=0, max=65535, help="Port of /healthz, /readyz and /metrics (default: HELICON_BRIDGE_HTTP_PORT, then HELICON_METRICS_PORT, then 8080).")] = None,
 ) -> None:
     """Consume feature events, predict, produce predictions; SIGTERM stops it cleanly (exit 0).
 
-    Settings come from flags, then HELICON_BRIDGE_* environment variables, then the --config file.
+    Settings come from flags, then HELICON_BRIDGE_* environment variables, then the --config file;
+    Kafka security from KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_*/KAFKA_SSL_CA_LOCATION (docs/iac.md).
     """
     from helicon.runtime.bridge import Bridge, SettingsError, load_settings
     from helicon.runtime.bridge.logs import configure_logging
 
     try:
         settings = load_settings(config_file=config, bootstrap=bootstrap, input_topic=input_topic,
-                                 output_topic=output_topic, dlq_topic=dlq_topic, group=group, model_uri=model)
+                                 output_topic=output_topic, dlq_topic=dlq_topic, group=group, model_uri=model,
+                                 http_port=metrics_port)
     except SettingsError as error:
         typer.echo(f"error: invalid bridge settings: {error}", err=True)
         raise typer.Exit(code=2) from None
+    check_kafka_security()
     configure_logging(settings.log_format, settings.log_level)
     log = logging.getLogger("helicon.runtime.bridge")
     try:

@@ -95,7 +95,9 @@ def produce_feature_events(bootstrap: str, topic: str, rows: Iterable[Mapping[st
     """Send one event per row with a plain confluent-kafka producer; return the event ids in order."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    from helicon.runtime.kafka_client import client_config
+
+    producer = Producer(client_config({"bootstrap.servers": bootstrap, "enable.idempotence": True}))
     ids = []
     for row in rows:
         event_id = uuid.uuid4().hex
@@ -116,10 +118,12 @@ def collect_predictions(bootstrap: str, topic: str, ids: Iterable[str], timeout:
     """
     from confluent_kafka import Consumer
 
+    from helicon.runtime.kafka_client import client_config
+
     wanted = set(ids)
     found: dict[str, dict] = {}
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"helicon-collect-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(client_config({"bootstrap.servers": bootstrap, "group.id": f"helicon-collect-{uuid.uuid4().hex}",
+                                       "auto.offset.reset": "earliest", "enable.auto.commit": False}))
     consumer.subscribe([topic])
     deadline = time.monotonic() + timeout
     try:

@@ -27,10 +27,12 @@ def read_window(bootstrap: str, window: FreshDataWindow, timeout_s: float = 60.0
     """The messages of ``window``'s offset ranges, decoded and flattened, in (topic, partition, offset) order."""
     from confluent_kafka import Consumer, TopicPartition
 
+    from helicon.runtime.kafka_client import client_config
+
     if not window.ranges:
         raise ExportError("the window names no offset ranges (was it produced by an offline replay?)")
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"helicon-export-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(client_config({"bootstrap.servers": bootstrap, "group.id": f"helicon-export-{uuid.uuid4().hex}",
+                                       "enable.auto.commit": False, "auto.offset.reset": "earliest"}))
     wanted = {(r.topic, r.partition): r for r in window.ranges}
     consumer.assign([TopicPartition(r.topic, r.partition, r.first_offset) for r in window.ranges])
     rows: list[dict[str, Any]] = []
@@ -93,8 +95,11 @@ def find_alert(bootstrap: str, alerts_topic: str, alert_id: str, timeout_s: floa
     """The alert with ``alert_id`` on ``alerts_topic`` (read from the beginning)."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"helicon-export-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": True})
+    from helicon.runtime.kafka_client import client_config
+
+    consumer = Consumer(client_config({"bootstrap.servers": bootstrap, "group.id": f"helicon-export-{uuid.uuid4().hex}",
+                                       "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                                       "enable.partition.eof": True}))
     consumer.subscribe([alerts_topic])
     deadline = time.monotonic() + timeout_s
     try:

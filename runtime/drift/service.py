@@ -25,12 +25,15 @@ from helicon.runtime.drift.alerts import DriftAlert
 from helicon.runtime.drift.checkpoint import FileCheckpointStore
 from helicon.runtime.drift.config import describe
 from helicon.runtime.drift.delivery import Delivery, Dispatcher
+from helicon.runtime.drift.metrics import DriftMetrics
 from helicon.runtime.drift.messages import FeatureEvent, FeedbackMessage, PredictionMessage
 from helicon.runtime.drift.monitor import DriftMonitor
 from helicon.runtime.drift.monitoring_run import MonitoringRun
 from helicon.runtime.drift.settings import DriftServiceSettings
 from helicon.runtime.drift.sinks import Notifier
 from helicon.runtime.drift.window import Position
+from helicon.runtime.endpoints import DEFAULT_HOST, ServiceEndpoints
+from helicon.runtime.kafka_client import client_config, describe as describe_security
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class DriftService:
         self.settings = settings
         self.store = FileCheckpointStore(settings.checkpoint_path)
         self._stopping = threading.Event()
+        self.metrics = DriftMetrics()
+        self._assigned = False
         self.monitor = DriftMonitor(settings.monitor, settings.pipeline, settings.join_ttl_ms, settings.join_max_entries)
         self.notifier = Notifier(settings.monitor)
         self.notifier.check_environment()
@@ -54,13 +59,23 @@ class DriftService:
                                      settings.monitor.delivery.timeout_s)
         self.mlflow = MonitoringRun(settings.mlflow_tracking_uri, settings.pipeline, run_id) if settings.mlflow_tracking_uri else None
         consumer_config = {"bootstrap.servers": settings.bootstrap, "group.id": settings.group,
-                           "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+                           "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                           "statistics.interval.ms": 5000, "stats_cb": self.metrics.stats}
         if settings.instance_id:
             consumer_config["group.instance.id"] = settings.instance_id
-        self._consumer = Consumer(consumer_config)
-        self._producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+        self._consumer = Consumer(client_config(consumer_config))
+        self._producer = Producer(client_config({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True,
+                                                 "linger.ms": 5}))
         self._last_checkpoint = time.monotonic()
         self._last_statistics = time.monotonic()
+        self.endpoints: ServiceEndpoints | None = None
+        if settings.metrics_port is not None:
+            self.endpoints = ServiceEndpoints(DEFAULT_HOST, settings.metrics_port, self.metrics.registry, self.ready,
+                                              name="drift-http")
+
+    def ready(self) -> bool:
+        """Partitions assigned (the group has placed this instance) and not stopping."""
+        return self._assigned and not self._stopping.is_set()
 
     def stop(self) -> None:
         """Finish the current batch, checkpoint, flush, commit, and return from :meth:`run`."""
@@ -69,11 +84,17 @@ class DriftService:
     def run(self) -> None:
         """The consuming loop; returns after :meth:`stop` with everything consumed checkpointed."""
         self._consumer.subscribe(list(self.settings.topics), on_assign=self._on_assign)
-        logger.info("drift monitor %s consuming %s", self.settings.pipeline, ", ".join(self.settings.topics))
+        if self.endpoints is not None:
+            self.endpoints.start()
+        logger.info("drift monitor %s consuming %s (Kafka %s, /metrics on %s)", self.settings.pipeline,
+                    ", ".join(self.settings.topics), describe_security(),
+                    self.endpoints.port if self.endpoints is not None else "off")
         try:
             if self.outbox:
                 self._publish_outbox()
             while not self._stopping.is_set():
+                if self.endpoints is not None:
+                    self.endpoints.beat()
                 messages = self._consumer.consume(self.settings.batch_size, 0.2)
                 alerts = self._process(messages) if messages else []
                 if alerts:
@@ -86,6 +107,8 @@ class DriftService:
             self._producer.flush(30)
             self._consumer.close()
             self.dispatcher.close(timeout_s=30)
+            if self.endpoints is not None:
+                self.endpoints.stop()
 
     # -- stages --------------------------------------------------------------------------------
 
@@ -100,6 +123,7 @@ class DriftService:
                 continue
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             self.offsets[(topic, partition)] = offset + 1
+            self.metrics.events.labels(topic).inc()
             broker_ts = message.timestamp()[1]
             try:
                 if topic == features:
@@ -144,6 +168,7 @@ class DriftService:
             raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, "alerts not acknowledged; the outbox is kept"))
         for _key, _value, payload, deliveries in self.outbox:
             self.alerts_published += 1
+            self.metrics.alerts.labels(payload["kind"], payload["detector"]).inc()
             for delivery in deliveries:
                 self.dispatcher.deliver(delivery)
             if self.mlflow is not None:
@@ -159,6 +184,7 @@ class DriftService:
             "monitor_config": self.settings.monitor.model_dump(mode="json"),
         })
         self._last_checkpoint = time.monotonic()
+        self.metrics.checkpointed()
         if self.offsets:
             commits = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self.offsets.items()]
             try:
@@ -185,6 +211,7 @@ class DriftService:
         return state.get("mlflow_run_id")
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = True
         for tp in partitions:
             if (tp.topic, tp.partition) in self.offsets:
                 tp.offset = self.offsets[(tp.topic, tp.partition)]
@@ -198,6 +225,7 @@ class DriftService:
         ]
         self._producer.produce(self.settings.dlq_topic, key=message.key(), value=message.value(), headers=headers)
         self.dead_lettered += 1
+        self.metrics.dead_letters.labels(error_class).inc()
         logger.warning("dead-lettered %s[%s]@%s: %s", message.topic(), message.partition(), message.offset(), reason)
 
     def _log_statistics(self) -> None:

@@ -1,6 +1,6 @@
 """The drift service's settings: one typed object from file, environment and flags.
 
-File (YAML or JSON)::
+File (YAML or JSON); service fields may also be given at the top level, next to ``monitor``::
 
     service:            # any field of DriftServiceSettings except `monitor`
       bootstrap: 127.0.0.1:9092
@@ -46,6 +46,9 @@ class DriftServiceSettings(BaseModel):
     join_max_entries: int = Field(default=100_000, gt=0, description="Most predictions (and labels) waiting at once.")
     mlflow_tracking_uri: str | None = Field(default=None, description="MLflow server for the monitoring run (off when unset).")
     batch_size: int = Field(default=500, ge=1, description="Largest batch consumed at once.")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535,
+                                     description="Port of /healthz, /readyz and /metrics (0 picks a free one; "
+                                                 "default HELICON_METRICS_PORT, else off).")
     monitor: DriftConfig = Field(default_factory=DriftConfig)
 
     @model_validator(mode="after")
@@ -68,9 +71,11 @@ def load_settings(path: Path | None, overrides: dict[str, Any]) -> DriftServiceS
             raw = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as error:
             raise ConfigError(f"cannot read drift config {path}: {error}") from None
-        if not isinstance(raw, dict) or not set(raw) <= {"service", "monitor"}:
+        if not isinstance(raw, dict):
             raise ConfigError(f"drift config {path} must be a mapping with `service` and/or `monitor`")
-    values: dict[str, Any] = dict(raw.get("service") or {})
+    # Service fields may also sit at the top level (the Kubernetes workloads' flat settings file).
+    values: dict[str, Any] = {key: value for key, value in raw.items() if key not in ("service", "monitor")}
+    values.update(raw.get("service") or {})
     values.update({key: value for key, value in overrides.items() if value is not None})
     if "monitor" in raw:
         values["monitor"] = raw["monitor"]

@@ -16,8 +16,11 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any
 
     from confluent_kafka import Consumer, KafkaError
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"helicon-report-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": True})
+    from helicon.runtime.kafka_client import client_config
+
+    consumer = Consumer(client_config({"bootstrap.servers": bootstrap, "group.id": f"helicon-report-{uuid.uuid4().hex}",
+                                       "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                                       "enable.partition.eof": True}))
     metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
     partitions = len(metadata.partitions) if metadata is not None and metadata.error is None else 0
     if partitions == 0:

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from helicon.runtime.kafka_client import client_config
 from helicon.runtime.learn.hbp import HedgeBackprop
 
 
@@ -107,11 +108,11 @@ class StateExchange:
         self.topic = topic
         self.replica_id = replica_id or uuid.uuid4().hex[:12]
         self._bootstrap = bootstrap
-        self._producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                                   "message.max.bytes": 50_000_000})
-        self._consumer_config = {"bootstrap.servers": bootstrap, "group.id": f"helicon-merge-{self.replica_id}",
-                                 "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                                 "fetch.message.max.bytes": 50_000_000}
+        self._producer = Producer(client_config({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                                                 "message.max.bytes": 50_000_000}))
+        self._consumer_config = client_config({"bootstrap.servers": bootstrap, "group.id": f"helicon-merge-{self.replica_id}",
+                                               "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                                               "fetch.message.max.bytes": 50_000_000})
         self._consumer_class = Consumer
         self._learnt_at_last_merge = 0
 
@@ -119,7 +120,7 @@ class StateExchange:
         """Create the compacted state topic if it is missing."""
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        admin = AdminClient({"bootstrap.servers": self._bootstrap})
+        admin = AdminClient(client_config({"bootstrap.servers": self._bootstrap}))
         if self.topic in admin.list_topics(timeout=30).topics:
             return
         futures = admin.create_topics([NewTopic(self.topic, num_partitions=partitions, replication_factor=1,

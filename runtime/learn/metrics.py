@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Gauge
 from river import metrics as river_metrics
 from river import utils
+
+from helicon.runtime.endpoints import DEFAULT_HOST, ServiceEndpoints
 
 if TYPE_CHECKING:
     from helicon.runtime.learn.service import Learner
@@ -87,11 +90,17 @@ class LearnerMetrics:
         self.pending.labels(model, "predictions").set(learner.join.pending_predictions)
         self.pending.labels(model, "feedback").set(learner.join.pending_feedback)
 
-    def serve(self, port: int) -> int:
-        """Start the Prometheus endpoint; returns the port (``0`` picks a free one)."""
-        server, _thread = start_http_server(port, addr="0.0.0.0", registry=self.registry)
-        self._server = server
-        return int(server.server_port)
+    def serve(self, port: int, ready: Callable[[], bool] = lambda: True) -> int:
+        """Start ``/metrics``, ``/healthz`` and ``/readyz`` (:mod:`helicon.runtime.endpoints`); returns the
+        port (``0`` picks a free one)."""
+        self._server = ServiceEndpoints(DEFAULT_HOST, port, self.registry, ready, name="learn-http")
+        self._server.start()
+        return self._server.port
+
+    def beat(self) -> None:
+        """The learner's loop is turning (keeps ``/healthz`` at 200)."""
+        if self._server is not None:
+            self._server.beat()
 
     def start_mlflow(self, experiment: str | None) -> bool:
         if not experiment:
@@ -120,7 +129,7 @@ class LearnerMetrics:
             self._mlflow_client.set_terminated(self._mlflow_run)
             self._mlflow_run = None
         if self._server is not None:
-            self._server.shutdown()
+            self._server.stop()
             self._server = None
 
     @property

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from helicon.runtime.contracts import FeatureEvent, ModelRef, encode_prediction, now_ms
 from helicon.runtime.join import FeedbackJoin
+from helicon.runtime.kafka_client import client_config
 from helicon.runtime.learn.checkpoint import CheckpointStore, model_state, open_store, restore_model
 from helicon.runtime.learn.metrics import LearnerMetrics
 from helicon.runtime.learn.prequential import PrequentialMetrics
@@ -63,7 +64,7 @@ class LearnerSettings(BaseModel):
     checkpoint_interval_s: float = Field(default=60.0, gt=0, description="Seconds between checkpoints.")
     join_ttl_ms: int = Field(default=3_600_000, gt=0, description="How long a prediction waits for its label.")
     join_max_entries: int = Field(default=100_000, gt=0, description="Most predictions held waiting for labels.")
-    metrics_port: int | None = Field(default=None, ge=0, description="Port of the Prometheus endpoint; none disables it.")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="Port of /metrics, /healthz and /readyz; none disables it (the CLI falls back to HELICON_METRICS_PORT).")
     mlflow_experiment: str | None = Field(default=None, description="Experiment to log prequential metrics to; none disables it.")
     metrics_interval_s: float = Field(default=30.0, gt=0, description="Seconds between MLflow metric logs.")
     merge_topic: str | None = Field(default=None, description="Compacted topic through which replicas average HBP states; none disables merging.")
@@ -97,14 +98,16 @@ class Learner:
         self.metrics_port: int | None = None
         self._restored_positions: dict[tuple[str, int], int] = {}
         self._stopping = threading.Event()
+        self._assigned = False
         self._latest_ts = 0
         self.metrics = LearnerMetrics(settings.model)
         self._restore()
-        self._consumer = Consumer({
+        self._consumer = Consumer(client_config({
             "bootstrap.servers": settings.bootstrap, "group.id": settings.group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
-        })
-        self._producer = Producer({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True, "linger.ms": 2})
+        }))
+        self._producer = Producer(client_config({"bootstrap.servers": settings.bootstrap, "enable.idempotence": True,
+                                                 "linger.ms": 2}))
         self.exchange = None
         if settings.merge_topic:
             from helicon.runtime.learn.hbp import HedgeBackprop
@@ -122,11 +125,15 @@ class Learner:
         """Finish the current batch, checkpoint, commit, and return from :meth:`run`."""
         self._stopping.set()
 
+    def ready(self) -> bool:
+        """Model built (or restored), partitions assigned, not stopping."""
+        return self._assigned and not self._stopping.is_set()
+
     def run(self) -> None:
         """Consume until :meth:`stop`; the last checkpoint is taken on the way out."""
         self._consumer.subscribe([self.settings.features_topic, self.settings.feedback_topic], on_assign=self._on_assign)
         if self.settings.metrics_port is not None:
-            self.metrics_port = self.metrics.serve(self.settings.metrics_port)
+            self.metrics_port = self.metrics.serve(self.settings.metrics_port, self.ready)
             self.metrics.observe(self)
         mlflow_run = self.metrics.start_mlflow(self.settings.mlflow_experiment)
         last_checkpoint = last_log = last_merge = time.monotonic()
@@ -136,6 +143,7 @@ class Learner:
                     self.settings.feedback_topic, self.settings.model)
         try:
             while not self._stopping.is_set():
+                self.metrics.beat()
                 messages = self._consumer.consume(self.settings.batch_size, self.settings.max_wait_ms / 1000)
                 if messages:
                     self._process(messages)
@@ -199,6 +207,7 @@ class Learner:
         logger.info("restored checkpoint %s from %s (%d learnt)", self.restored_from, self.store.uri, self.counts["learnt"])
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned = True
         # The checkpoint, not the group's committed offset, says what the restored state covers.
         for partition in partitions:
             offset = self._restored_positions.get((partition.topic, partition.partition))

@@ -99,22 +99,44 @@ def test_drift_monitor_and_learner_run_their_commands_with_their_flags() -> None
     base = {"namespace": "data", "image": "img:1", "kafka": plain}
 
     def build():
-        DriftMonitor("fraud-drift", {**base, "group": "fraud-drift", "features_topic": "f", "predictions_topic": "p",
-                                     "feedback_topic": "fb", "alerts_topic": "a"})
+        DriftMonitor("fraud-drift", {**base, "group": "fraud-drift", "pipeline": "fraud", "features_topic": "f",
+                                     "predictions_topic": "p", "feedback_topic": "fb", "alerts_topic": "a",
+                                     "dlq_topic": "d", "mlflow_tracking_uri": "http://mlflow.data.svc:80"})
         OnlineLearner("fraud-learner", {**base, "group": "fraud-learner", "features_topic": "f",
-                                        "feedback_topic": "fb", "predictions_topic": "p", "model_spec": "hbp"})
+                                        "feedback_topic": "fb", "predictions_topic": "p", "dlq_topic": "d",
+                                        "model_spec": "hbp", "checkpoint": "s3://state/fraud-learner"})
 
     result = run(build)
-    drift = _pod(result, "fraud-drift")["spec"]["containers"][0]
+    drift_pod = _pod(result, "fraud-drift")["spec"]
+    drift = drift_pod["containers"][0]
     assert drift["command"] == ["helicon", "run", "drift"]
-    assert drift["args"][:12] == ["--bootstrap", "k:9092", "--features", "f", "--predictions", "p", "--feedback", "fb",
-                                  "--alerts", "a", "--group", "fraud-drift"]
+    assert drift["args"] == ["--bootstrap", "k:9092", "--pipeline", "fraud", "--features", "f", "--predictions", "p",
+                             "--feedback", "fb", "--alerts", "a", "--dlq", "d", "--group", "fraud-drift",
+                             "--checkpoint", "/var/lib/helicon/drift/checkpoint.pkl",
+                             "--config", "/etc/helicon/helicon.yaml"]
+    # The root filesystem is read-only: the checkpoint's directory is a volume.
+    assert {"name": "state", "mountPath": "/var/lib/helicon"} in drift["volumeMounts"]
+    assert {"name": "state", "emptyDir": {}} in drift_pod["volumes"]
+    assert {"name": "MLFLOW_TRACKING_URI", "value": "http://mlflow.data.svc:80"} in drift["env"]
     learner = _pod(result, "fraud-learner")
-    assert learner["spec"]["containers"][0]["args"][:12] == ["--bootstrap", "k:9092", "--features", "f", "--feedback",
-                                                             "fb", "--predictions", "p", "--group", "fraud-learner",
-                                                             "--model", "hbp"]
-    assert {"name": "checkpoints", "emptyDir": {}} in learner["spec"]["volumes"]
+    container = learner["spec"]["containers"][0]
+    assert container["args"] == ["--bootstrap", "k:9092", "--features", "f", "--feedback", "fb", "--predictions", "p",
+                                 "--dlq", "d", "--group", "fraud-learner", "--model", "hbp",
+                                 "--checkpoint", "s3://state/fraud-learner", "--config", "/etc/helicon/helicon.yaml"]
+    assert "MLFLOW_TRACKING_URI" not in {variable["name"] for variable in container["env"]}
     assert learner["metadata"]["labels"]["app.kubernetes.io/component"] == "learn"
+
+
+@pytest.mark.parametrize(("checkpoint", "tracking", "message"), [
+    ("file:/tmp/x", None, r"OnlineLearnerArgs\.checkpoint must be mlflow:NAME\[@ALIAS\] or s3://BUCKET/PREFIX"),
+    ("mlflow:fraud-learner", None, r"OnlineLearnerArgs\.mlflow_tracking_uri is required when checkpoint is mlflow:"),
+])
+def test_learner_checkpoint_is_checked(checkpoint: str, tracking: str | None, message: str) -> None:
+    args = {"namespace": "data", "image": "img:1", "kafka": {"bootstrap_servers": "k:9092"}, "group": "g",
+            "features_topic": "f", "feedback_topic": "fb", "predictions_topic": "p", "dlq_topic": "d",
+            "model_spec": "hbp", "checkpoint": checkpoint}
+    with pytest.raises(ValueError, match=message):
+        run(lambda: OnlineLearner("fraud-learner", args) and None)
 
 
 @pytest.mark.parametrize(("change", "message"), [
