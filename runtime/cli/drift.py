@@ -30,7 +30,7 @@ def run_drift(
     group: Annotated[str | None, typer.Option("--group", envvar="HELICON_DRIFT_GROUP", help="Consumer group id (default helicon-drift).")] = None,
     pipeline: Annotated[str | None, typer.Option("--pipeline", envvar="HELICON_PIPELINE", help="Pipeline name P (default demo).")] = None,
     dlq: Annotated[str | None, typer.Option("--dlq", envvar="HELICON_DRIFT_DLQ", help="Dead-letter topic (default P.dlq).")] = None,
-    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", envvar="HELICON_DRIFT_CHECKPOINT", help="Checkpoint file.")] = None,
+    checkpoint: Annotated[str | None, typer.Option("--checkpoint", envvar="HELICON_DRIFT_CHECKPOINT", help="Checkpoint file, or s3://BUCKET/PREFIX.")] = None,
     instance_id: Annotated[str | None, typer.Option("--instance-id", envvar="HELICON_DRIFT_INSTANCE_ID", help="Static group membership id (e.g. the pod name).")] = None,
     mlflow_tracking_uri: Annotated[str | None, typer.Option("--mlflow", envvar="MLFLOW_TRACKING_URI", help="MLflow server for the monitoring run.")] = None,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", envvar="HELICON_METRICS_PORT", min=0, max=65535, help="Port of /healthz, /readyz and /metrics (default: off).")] = None,

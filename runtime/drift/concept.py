@@ -18,7 +18,8 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from river.drift import binary
@@ -75,27 +76,42 @@ class ConceptDriftMonitor:
 
     def update(self, error: bool) -> list[Detection]:
         """One joined example's error indicator; a warning is reported once when its zone begins."""
-        self.index += 1
+        return self.update_batch((error,))
+
+    def update_batch(self, errors: Iterable[bool]) -> list[Detection]:
+        """Consecutive error indicators; exactly :meth:`update` per indicator, in order."""
         detector = self.detector
-        if error:
-            self.errors += 1
-        detector.update(bool(error))
-        if not detector.drift_detected and self._warning_start is None and not getattr(detector, "warning_detected", False):
-            return []
+        update = detector.update
+        warns = hasattr(detector, "warning_detected")
+        detections: list[Detection] = []
+        index = self.index
+        count = self.errors
+        for error in errors:
+            index += 1
+            if error:
+                count += 1
+            update(bool(error))
+            if detector.drift_detected or self._warning_start is not None or (warns and detector.warning_detected):
+                self.index, self.errors = index, count
+                self._signal(detections)
+        self.index, self.errors = index, count
+        return detections
+
+    def _signal(self, detections: list[Detection]) -> None:
+        """The detector drifted, warns, or was warning at the last update: report what changed."""
+        detector = self.detector
         name = self.spec.detector
         if detector.drift_detected:
             start = self._warning_start if self._warning_start is not None else self.index
-            detection = Detection("drift", name, None, self.index, start, self._statistics())
+            detections.append(Detection("drift", name, None, self.index, start, self._statistics()))
             self._warning_start = None
             self._since_reset = self.index + 1
-            return [detection]
-        if getattr(self.detector, "warning_detected", False):
+        elif getattr(detector, "warning_detected", False):
             if self._warning_start is None:
                 self._warning_start = self.index
-                return [Detection("warning", name, None, self.index, self.index, self._statistics())]
+                detections.append(Detection("warning", name, None, self.index, self.index, self._statistics()))
         else:
             self._warning_start = None
-        return []
 
     def _statistics(self) -> dict[str, Any]:
         seen = self.index - self._since_reset + 1

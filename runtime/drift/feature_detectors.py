@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,8 @@ class FeatureDriftMonitor:
     config: DriftConfig
     index: int = -1
     _numeric: dict[str, _NumericWatch] = field(default_factory=dict)
+    #: the numeric watches' river detectors by feature (the per-value path needs only these)
+    _detectors: dict[str, Any] = field(default_factory=dict)
     _categorical: dict[str, _CategoricalWatch] = field(default_factory=dict)
     #: values that were null or absent for a feature seen before, per feature
     missing: Counter[str] = field(default_factory=Counter)
@@ -120,32 +123,48 @@ class FeatureDriftMonitor:
 
     def update(self, features: dict[str, Any]) -> list[Detection]:
         """Feed one event's features; return any detections (index = this event's position)."""
-        self.index += 1
+        return self.update_batch((features,))
+
+    def update_batch(self, rows: Sequence[dict[str, Any]]) -> list[Detection]:
+        """Feed consecutive events' features; exactly :meth:`update` per row, in order.
+
+        Each detection's ``index`` is the position of the row that fired in this monitor's stream
+        (the first row's is ``index + 1`` before the call).
+        """
         index = self.index
         detections: list[Detection] = []
         numeric = self._numeric
-        other = False
+        detectors = self._detectors
+        missing = self.missing
+        wrong_type = self.wrong_type
+        number_types = _NUMBER_TYPES
+        watched = len(numeric) + len(self._categorical)
         # The hot path (a known numeric feature with a number) stays inline: it runs per value.
-        for name, value in features.items():
-            watch = numeric.get(name)
-            if watch is not None:
-                if value.__class__ in _NUMBER_TYPES:
-                    detector = watch.detector
-                    detector.update(value)
-                    if detector.drift_detected:
-                        detections.append(watch.detection(index, name))
+        for features in rows:
+            index += 1
+            other = False
+            for name, value in features.items():
+                detector = detectors.get(name)
+                if detector is not None:
+                    if value.__class__ in number_types:
+                        detector.update(value)
+                        if detector.drift_detected:
+                            detections.append(numeric[name].detection(index, name))
+                        continue
+                    if value is None:
+                        missing[name] += 1
+                    else:
+                        wrong_type[name] += 1
                     continue
-                if value is None:
-                    self.missing[name] += 1
-                else:
-                    self.wrong_type[name] += 1
-                continue
-            other = True
-            self._update_other(name, value, index, detections)
-        # A watched feature can only be absent if the event is short or has names we do not watch.
-        if other or len(features) < len(numeric) + len(self._categorical):
-            for name in (numeric.keys() | self._categorical.keys()) - features.keys():
-                self.missing[name] += 1
+                other = True
+                self._update_other(name, value, index, detections)
+            if other:
+                watched = len(numeric) + len(self._categorical)
+            # A watched feature can only be absent if the event is short or has names we do not watch.
+            if other or len(features) < watched:
+                for name in (numeric.keys() | self._categorical.keys()) - features.keys():
+                    missing[name] += 1
+        self.index = index
         return detections
 
     def _update_other(self, name: str, value: Any, index: int, detections: list[Detection]) -> int:
@@ -170,6 +189,7 @@ class FeatureDriftMonitor:
         if isinstance(value, (int, float)) and watch_c is None:
             spec = self.config.detector_for(name)
             watch = self._numeric[name] = _NumericWatch(build_numeric_detector(spec), spec.detector, since_reset=index)
+            self._detectors[name] = watch.detector
             detection = watch.update(float(value), index, name)
             if detection is not None:
                 detections.append(detection)

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from pydantic import ValidationError
 
 from helicon.runtime.drift.alerts import DriftAlert
-from helicon.runtime.drift.checkpoint import FileCheckpointStore
+from helicon.runtime.drift.checkpoint import open_checkpoint_store
 from helicon.runtime.drift.config import describe
 from helicon.runtime.drift.delivery import Delivery, Dispatcher
 from helicon.runtime.drift.metrics import DriftMetrics
@@ -43,7 +43,7 @@ class DriftService:
 
     def __init__(self, settings: DriftServiceSettings) -> None:
         self.settings = settings
-        self.store = FileCheckpointStore(settings.checkpoint_path)
+        self.store = open_checkpoint_store(settings.checkpoint_path)
         self._stopping = threading.Event()
         self.metrics = DriftMetrics()
         self._assigned = False
@@ -116,6 +116,7 @@ class DriftService:
         alerts: list[DriftAlert] = []
         features, predictions, feedback = self.settings.topics
         newest_ts = 0
+        run = _FeatureRun(features)  # consecutive feature events of one partition, fed as one batch
         for message in messages:
             if message.error() is not None:
                 if message.error().code() != KafkaError._PARTITION_EOF:
@@ -128,9 +129,13 @@ class DriftService:
             try:
                 if topic == features:
                     event = FeatureEvent.model_validate_json(message.value() or b"")
-                    ts = int(event.ts) if event.ts is not None else broker_ts
-                    alerts += self.monitor.observe_features(event.features, Position(topic, partition, offset, ts))
-                elif topic == predictions:
+                    if partition != run.partition:
+                        alerts += run.flush(self.monitor, partition)
+                    run.add(event.features, offset, int(event.ts) if event.ts is not None else broker_ts)
+                    continue
+                # Predictions and feedback keep their place relative to the feature events.
+                alerts += run.flush(self.monitor)
+                if topic == predictions:
                     pred = PredictionMessage.model_validate_json(message.value() or b"")
                     ts = int(pred.ts) if pred.ts is not None else broker_ts
                     model = {k: str(v) for k, v in pred.model.items()} if pred.model else None
@@ -141,10 +146,10 @@ class DriftService:
                     alerts += self.monitor.observe_feedback(label.id, label.label, Position(topic, partition, offset, ts))
                 else:
                     continue
-                if topic != features:  # the join's clock runs on its own two topics' event time
-                    newest_ts = max(newest_ts, ts)
+                newest_ts = max(newest_ts, ts)  # the join's clock runs on its own two topics' event time
             except ValidationError as error:
                 self._dead_letter(message, error.__class__.__name__, describe(error))
+        alerts += run.flush(self.monitor)
         if newest_ts:
             self.monitor.expire(newest_ts)
         if self.dead_lettered and self._producer.flush(60) > 0:
@@ -207,7 +212,7 @@ class DriftService:
         self.offsets = dict(state["offsets"])
         self.outbox = list(state["outbox"])
         logger.info("restored checkpoint %s: %d feature events, %d joined, %d alerts pending",
-                    self.store.path, self.monitor.feature_events, self.monitor.join.stats.joined, len(self.outbox))
+                    self.store.location, self.monitor.feature_events, self.monitor.join.stats.joined, len(self.outbox))
         return state.get("mlflow_run_id")
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -235,6 +240,31 @@ class DriftService:
         metrics = statistics_metrics(self.monitor)
         step = self.monitor.feature_events
         self.dispatcher.submit(lambda: self.mlflow.log_statistics(metrics, step), what="mlflow statistics")
+
+
+class _FeatureRun:
+    """Feature events of one partition, consecutive in a consumed batch, waiting to be fed at once."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.partition = -1
+        self.rows: list[dict[str, Any]] = []
+        self.offsets: list[int] = []
+        self.ts_ms: list[int] = []
+
+    def add(self, features: dict[str, Any], offset: int, ts_ms: int) -> None:
+        self.rows.append(features)
+        self.offsets.append(offset)
+        self.ts_ms.append(ts_ms)
+
+    def flush(self, monitor: DriftMonitor, next_partition: int = -1) -> list[DriftAlert]:
+        """Feed the run to ``monitor``; the next run is of ``next_partition``."""
+        alerts = (monitor.observe_feature_batch(self.topic, self.partition, self.rows, self.offsets, self.ts_ms)
+                  if self.rows else [])
+        if self.rows:
+            self.rows, self.offsets, self.ts_ms = [], [], []
+        self.partition = next_partition
+        return alerts
 
 
 def statistics_metrics(monitor: DriftMonitor) -> dict[str, float]:

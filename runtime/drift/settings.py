@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from helicon.runtime.drift.config import ConfigError, DriftConfig, describe
 
@@ -39,7 +39,9 @@ class DriftServiceSettings(BaseModel):
     instance_id: str | None = Field(default=None, min_length=1,
                                     description="Static group membership (`group.instance.id`, e.g. the pod name): "
                                                 "a restarted instance gets its partitions back at once instead of after the session timeout.")
-    checkpoint_path: Path = Field(default=Path(".helicon-drift/checkpoint.pkl"), description="Checkpoint file.")
+    checkpoint_path: str = Field(default=".helicon-drift/checkpoint.pkl", min_length=1,
+                                 description="Checkpoint location: a file path (on a persistent volume), or "
+                                             "s3://BUCKET/PREFIX (boto3, AWS_ENDPOINT_URL_S3 and credentials from the environment).")
     checkpoint_interval_s: float = Field(default=5.0, gt=0, description="Checkpoint at least this often (and at every alert).")
     statistics_interval_s: float = Field(default=60.0, gt=0, description="Log detector statistics to MLflow this often.")
     join_ttl_ms: int = Field(default=3_600_000, gt=0, description="How long a prediction waits for its label (event time).")
@@ -50,6 +52,22 @@ class DriftServiceSettings(BaseModel):
                                      description="Port of /healthz, /readyz and /metrics (0 picks a free one; "
                                                  "default HELICON_METRICS_PORT, else off).")
     monitor: DriftConfig = Field(default_factory=DriftConfig)
+
+    @field_validator("checkpoint_path", mode="before")
+    @classmethod
+    def _checkpoint_location(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
+
+    @field_validator("checkpoint_path")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if value.startswith("s3://"):
+            bucket, _, prefix = value[len("s3://"):].partition("/")
+            if not bucket or not prefix.strip("/"):
+                raise ValueError("expected s3://BUCKET/PREFIX with a bucket and a prefix")
+        elif "://" in value:
+            raise ValueError("expected a file path or s3://BUCKET/PREFIX")
+        return value
 
     @model_validator(mode="after")
     def _default_topics(self) -> "DriftServiceSettings":

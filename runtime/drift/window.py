@@ -16,7 +16,9 @@ offset, and the event-time range.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import repeat
 from typing import Any, NamedTuple
 
 
@@ -70,37 +72,64 @@ class FreshDataWindow:
                    value.get("ts_from_ms"), value.get("ts_to_ms"), value.get("clipped", False))
 
 
-@dataclass
 class PositionLog:
-    """The positions of the last ``capacity`` events of one stream, by stream index."""
+    """The positions of the last ``capacity`` events of one stream, by stream index.
 
-    capacity: int
-    _entries: deque[tuple[int, Position]] = field(init=False)
+    Indexes are contiguous (each appended event is the stream's next). Stored as columns (topic,
+    partition, offset, event time) so that a batch is appended without one object per event.
+    """
 
-    def __post_init__(self) -> None:
-        self._entries = deque(maxlen=self.capacity)
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        #: index of the newest event appended (-1: none yet)
+        self.end_index = -1
+        self._topics: deque[str] = deque(maxlen=capacity)
+        self._partitions: deque[int] = deque(maxlen=capacity)
+        self._offsets: deque[int] = deque(maxlen=capacity)
+        self._ts: deque[int | None] = deque(maxlen=capacity)
 
     def append(self, index: int, position: Position) -> None:
-        self._entries.append((index, position))
+        """One event's position; ``index`` must be the stream's next."""
+        self.extend(index, position.topic, position.partition, (position.offset,), (position.ts_ms,))
+
+    def extend(self, first_index: int, topic: str, partition: int, offsets: Sequence[int],
+               ts_ms: Sequence[int | None]) -> None:
+        """Consecutive events of one topic partition, from stream index ``first_index``."""
+        if first_index != self.end_index + 1:
+            raise ValueError(f"position log: expected index {self.end_index + 1}, got {first_index}")
+        count = len(offsets)
+        if len(ts_ms) != count:
+            raise ValueError(f"position log: {count} offsets but {len(ts_ms)} timestamps")
+        self._topics.extend(repeat(topic, count))
+        self._partitions.extend(repeat(partition, count))
+        self._offsets.extend(offsets)
+        self._ts.extend(ts_ms)
+        self.end_index += count
+
+    def __len__(self) -> int:
+        return len(self._offsets)
 
     def window(self, start_index: int, end_index: int) -> FreshDataWindow:
         """The window of stream indexes ``start_index..end_index`` (inclusive)."""
-        oldest = self._entries[0][0] if self._entries else end_index + 1
+        size = len(self._offsets)
+        oldest = self.end_index - size + 1 if size else end_index + 1
         clipped = start_index < oldest
         ranges: dict[tuple[str, int], list[int]] = {}
         times: list[int] = []
-        for index, position in reversed(self._entries):
+        index = self.end_index
+        for topic, partition, offset, ts in zip(reversed(self._topics), reversed(self._partitions),
+                                                reversed(self._offsets), reversed(self._ts)):
             if index < start_index:
                 break
-            if index > end_index:
-                continue
-            if position.offset >= 0:
-                bounds = ranges.setdefault((position.topic, position.partition), [position.offset, position.offset])
-                bounds[0] = min(bounds[0], position.offset)
-                bounds[1] = max(bounds[1], position.offset)
-            if position.ts_ms is not None:
-                times.append(position.ts_ms)
+            if index <= end_index:
+                if offset >= 0:
+                    bounds = ranges.setdefault((topic, partition), [offset, offset])
+                    bounds[0] = min(bounds[0], offset)
+                    bounds[1] = max(bounds[1], offset)
+                if ts is not None:
+                    times.append(ts)
+            index -= 1
         offset_ranges = tuple(OffsetRange(topic, partition, first, last)
                               for (topic, partition), (first, last) in sorted(ranges.items()))
-        return FreshDataWindow(max(start_index, oldest) if self._entries else start_index, end_index, offset_ranges,
+        return FreshDataWindow(max(start_index, oldest) if size else start_index, end_index, offset_ranges,
                                min(times) if times else None, max(times) if times else None, clipped)

@@ -53,9 +53,11 @@ def alerts_where(messages: list, **match: object) -> list[dict]:
 
 
 class DriftProcess:
-    def __init__(self, bootstrap: str, pipeline: str, workdir: Path, server: Receiver, mlflow_uri: str | None = None) -> None:
+    def __init__(self, bootstrap: str, pipeline: str, workdir: Path, server: Receiver, mlflow_uri: str | None = None,
+                 checkpoint: str | None = None, env: dict[str, str] | None = None) -> None:
         self.bootstrap, self.pipeline, self.workdir = bootstrap, pipeline, workdir
-        self.checkpoint = workdir / "checkpoint.pkl"
+        self.checkpoint = checkpoint or str(workdir / "checkpoint.pkl")
+        self.env = env or {}
         self.config = workdir / "drift.yaml"
         self.config.write_text(yaml.safe_dump({
             "service": {"checkpoint_interval_s": 0.5, "instance_id": f"{pipeline}-0", "join_ttl_ms": TTL_MS, "statistics_interval_s": 1},
@@ -74,7 +76,7 @@ class DriftProcess:
         arguments = [sys.executable, "-m", "helicon.runtime.cli.main", "run", "drift", "--config", str(self.config),
                      "--bootstrap", self.bootstrap, "--pipeline", self.pipeline, "--group", f"{self.pipeline}-drift",
                      "--checkpoint", str(self.checkpoint)]
-        env = {**os.environ, "DRIFT_HMAC_KEY": SECRET}
+        env = {**os.environ, **self.env, "DRIFT_HMAC_KEY": SECRET}
         env.pop("MLFLOW_TRACKING_URI", None)
         if self.mlflow_uri:
             arguments += ["--mlflow", self.mlflow_uri]
@@ -247,13 +249,18 @@ def test_service_joins_out_of_order_late_and_duplicate_feedback_and_alerts_once(
     assert {"join/joined", "feature/x/p0/mean", "feature/x/p0/width"} <= run.data.metrics.keys()
 
 
-def test_restart_after_sigkill_neither_repeats_nor_misses_a_drift(local_platform: PlatformStatus, tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["file", "s3"])
+def test_restart_after_sigkill_neither_repeats_nor_misses_a_drift(
+    local_platform: PlatformStatus, platform_env: dict[str, str], tmp_path: Path, store: str,
+) -> None:
     bootstrap = local_platform.kafka.endpoint or ""
     pipeline = f"drift-{uuid.uuid4().hex[:8]}"
+    bucket, prefix = platform_env["HELICON_S3_BUCKET"], f"drift-checkpoints/{pipeline}"
+    checkpoint = f"s3://{bucket}/{prefix}" if store == "s3" else None
     # Events 2 s apart: the second change (6000 s of event time later) is past the 3600 s cooldown.
     level = lambda i: 0.0 if i < 2_000 else (2.0 if i < 5_000 else -1.0)  # noqa: E731
     with receiver() as server:
-        service = DriftProcess(bootstrap, pipeline, tmp_path, server)
+        service = DriftProcess(bootstrap, pipeline, tmp_path, server, checkpoint=checkpoint, env=platform_env)
         service.start()
         try:
             produce(bootstrap, feature_records(pipeline, 0, 3_000, level, seed=5, step_ms=2_000))
@@ -280,4 +287,13 @@ def test_restart_after_sigkill_neither_repeats_nor_misses_a_drift(local_platform
     assert alerts_where(alerts, feature="y") == []
     keys = [request.headers["Idempotency-Key"] for request in server.on("/ci")]
     assert len(keys) == 2 and set(keys) <= {a["id"] for a in on_x}
-    assert "restored checkpoint" in service.logs()
+    assert f"restored checkpoint {service.checkpoint}" in service.logs()
+    if store == "s3":  # the state is on S3 alone: the pointer and the one checkpoint object it names
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=platform_env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1",
+                          aws_access_key_id=platform_env["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=platform_env["AWS_SECRET_ACCESS_KEY"])
+        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+        assert len(keys) == 2 and f"{prefix}/latest" in keys, keys
+        assert not (tmp_path / "checkpoint.pkl").exists()
