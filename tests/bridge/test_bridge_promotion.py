@@ -40,14 +40,17 @@ def _train(seed: int) -> LogisticRegression:
     return LogisticRegression().fit(pd.DataFrame(features, columns=list(FEATURES)), labels)
 
 
-def _register(name: str, estimator: LogisticRegression, alias: str) -> str:
+def _register(name: str, estimator: LogisticRegression, alias: str | None = None) -> str:
+    """A new version of ``name`` (with ``alias`` pointing at it, if given)."""
     example = pd.DataFrame([[0.0] * len(FEATURES)], columns=list(FEATURES))
     mlflow.set_experiment("helicon-bridge-tests")
     with mlflow.start_run():
-        info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=name,
+        # pip_requirements=[]: inferring them imports the model in a subprocess, minutes on a loaded machine.
+        info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=name, pip_requirements=[],
                                         signature=infer_signature(example, estimator.predict(example)))
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(name, alias, version)
+    if alias is not None:
+        MlflowClient().set_registered_model_alias(name, alias, version)
     return version
 
 
@@ -136,6 +139,7 @@ def test_a_better_challenger_registered_mid_stream_is_canaried_then_promoted(
     name = f"bridge-promote-{uuid.uuid4().hex[:6]}"
     old, new = _train(7), _train(8)
     v1 = _register(name, old, "champion")
+    v2 = _register(name, new)
     _create_topics(platform, topics)
     log_file = tmp_path / "bridge.log"
     config = write_config(tmp_path / "bridge.yaml", bootstrap=platform.bootstrap, input_topic=topics.features,
@@ -150,12 +154,17 @@ def test_a_better_challenger_registered_mid_stream_is_canaried_then_promoted(
     assert _first(log_file, "challenger alias not found; serving the champion only until it appears") is not None
 
     # The labels are what the new model says: the challenger is right, the champion often wrong.
+    clock = time.monotonic()
     with Stream(platform, topics, _predict_one(new)) as stream:
         stream.wait_sent(300)
         registered_at = len(stream.sent)
-        v2 = _register(name, new, "challenger")
+        MlflowClient().set_registered_model_alias(name, "challenger", v2)   # the retraining job's last step
+        print(f"challenger registered after {time.monotonic() - clock:.1f} s, {registered_at} events")
+        assert wait_for(lambda: _first(log_file, "canary started") is not None, timeout=120), log_file.read_text()
+        print(f"canary started after {time.monotonic() - clock:.1f} s, {len(stream.sent)} events")
         assert wait_for(lambda: _first(log_file, "model promoted") is not None, timeout=120), log_file.read_text()
         promoted_at = len(stream.sent)
+        print(f"promoted after {time.monotonic() - clock:.1f} s, {promoted_at} events")
         stream.wait_sent(promoted_at + 300)
         port = started["http_port"]
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -214,6 +223,7 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
     name = f"bridge-keep-{uuid.uuid4().hex[:6]}"
     old, new = _train(7), _train(8)
     v1 = _register(name, old, "champion")
+    v2 = _register(name, new)
     _create_topics(platform, topics)
     settings = BridgeSettings(bootstrap=platform.bootstrap, input_topic=topics.features, output_topic=topics.predictions,
                               dlq_topic=topics.dlq, group=f"{topics.features}-bridge", model_uri=f"models:/{name}@champion",
@@ -225,7 +235,7 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
         assert judge is not None
         with Stream(platform, topics, _predict_one(old)) as stream:
             stream.wait_sent(200)
-            v2 = _register(name, new, "challenger")
+            MlflowClient().set_registered_model_alias(name, "challenger", v2)
             assert wait_for(lambda: "challenger" in bridge.slots, timeout=60)
             assert wait_for(lambda: min(w.joined for w in judge.windows.values()) >= 2 * MIN_JOINED, timeout=120), \
                 {role: window.joined for role, window in judge.windows.items()}
