@@ -16,7 +16,8 @@ checkpoint object is checked against the SHA-256 its pointer names before it is 
 
 The detectors are river objects and are stored with :mod:`pickle`; the checkpoint is the
 service's own state and must live where only the service writes (a volume of its pod, a bucket
-prefix of its own — one per replica), never be taken from an untrusted place.
+prefix of its own, shared only by the replicas of one group), never be taken from an untrusted place.
+The service keeps its state in parts (:meth:`child`: one per partition number, one per replica).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class CheckpointStore(Protocol):
     def save(self, state: dict[str, Any]) -> None: ...
 
     def load(self) -> dict[str, Any] | None: ...
+
+    def child(self, name: str) -> "CheckpointStore": ...
 
 
 def open_checkpoint_store(location: str | Path) -> CheckpointStore:
@@ -75,6 +78,10 @@ class FileCheckpointStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+
+    def child(self, name: str) -> "FileCheckpointStore":
+        """The store of one part of the state: the file ``<path>.<name>`` next to this one."""
+        return FileCheckpointStore(self.path.with_name(f"{self.path.name}.{name}"))
 
     def save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +122,10 @@ class S3CheckpointStore:
         self._generation = time.time_ns()
         #: the checkpoint object the pointer names (deleted once a newer one is in place)
         self._current: str | None = None
+
+    def child(self, name: str) -> "S3CheckpointStore":
+        """The store of one part of the state: the prefix ``<prefix>/<name>``."""
+        return S3CheckpointStore(self.bucket, f"{self.prefix}/{name}", self._s3)
 
     def save(self, state: dict[str, Any]) -> None:
         payload = _encode(state)

@@ -9,16 +9,17 @@ consumer catching up on a backlog reads partitions in long runs, so one detector
 stream would see the same change several times over. Per partition, each detector sees its events
 in order; one change then shows up once per partition, and the cooldown (see
 :mod:`~helicon.runtime.drift.throttle`) folds those into one trigger. It is also what lets replicas
-of a consumer group share the partitions. Concept drift is tracked per partition of the message
-that completed the join (prediction and feedback are keyed by event id, so both land on the same
-partition number when the two topics have the same partition count).
+of a consumer group share the partitions. Concept drift and the feedback join are kept per
+partition number too (prediction and feedback are keyed by event id, so both land on the same
+partition number when the two topics have the same partition count): everything about partition
+``N`` is one :class:`PartitionState`, which moves with the partition between replicas.
 
 >>> monitor = DriftMonitor(DriftConfig(), pipeline="demo")
 >>> monitor.observe_prediction("e1", prediction=1, model={"name": "m", "version": "3"}, position=Position("p", 0, 0, 10))
 []
 >>> monitor.observe_feedback("e1", label=0, position=Position("f", 0, 0, 20))
 []
->>> monitor.join.stats.joined, monitor.concept[0].errors, monitor.model
+>>> monitor.join_stats.joined, monitor.concept[0].errors, monitor.model
 (1, 1, {'name': 'm', 'version': '3'})
 """
 
@@ -34,12 +35,12 @@ from helicon.runtime.drift.config import DriftConfig
 from helicon.runtime.drift.detection import Detection
 from helicon.runtime.drift.feature_detectors import FeatureDriftMonitor
 from helicon.runtime.drift.window import Position, PositionLog
-from helicon.runtime.join import FeedbackJoin
+from helicon.runtime.join import FeedbackJoin, JoinStats
 
 
 @dataclass
 class PartitionState:
-    """The detectors and position logs of one partition number: what moves with the partition."""
+    """Detectors, position logs and feedback join of one partition number: what moves with the partition."""
 
     features: FeatureDriftMonitor
     #: where each feature event came from (names the data drift's fresh-data window)
@@ -47,11 +48,13 @@ class PartitionState:
     concept: ConceptDriftMonitor
     #: where the message that completed each join came from (the concept drift's window)
     joined_log: PositionLog
+    #: predictions and labels of this partition number waiting for each other
+    join: FeedbackJoin[dict[str, Any]]
 
     @classmethod
-    def new(cls, config: DriftConfig) -> "PartitionState":
+    def new(cls, config: DriftConfig, join: FeedbackJoin[dict[str, Any]]) -> "PartitionState":
         return cls(FeatureDriftMonitor(config), PositionLog(config.positions_kept),
-                   ConceptDriftMonitor(config.concept), PositionLog(config.positions_kept))
+                   ConceptDriftMonitor(config.concept), PositionLog(config.positions_kept), join)
 
 
 @dataclass
@@ -64,14 +67,12 @@ class DriftMonitor:
     join_max_entries: int = 100_000
     #: per partition number (features: the input partition; concept: that of the message completing the join)
     partitions: dict[int, PartitionState] = field(default_factory=dict, init=False)
-    join: FeedbackJoin[dict[str, Any]] = field(init=False)
     #: the model version last seen on the predictions topic (the served model the run links to)
     model: dict[str, str] | None = None
     #: joined examples whose error could not be computed (e.g. a non-numeric regression label)
     unscorable: int = 0
 
     def __post_init__(self) -> None:
-        self.join = FeedbackJoin(ttl_ms=self.join_ttl_ms, max_entries=self.join_max_entries)
         self._plain_classification = self.config.concept.task == "classification"
 
     @property
@@ -89,12 +90,25 @@ class DriftMonitor:
         """Feature events seen, over all partitions."""
         return sum(state.features.index + 1 for state in self.partitions.values())
 
+    @property
+    def join_stats(self) -> JoinStats:
+        """The feedback join's counters, summed over partitions."""
+        total = JoinStats()
+        for state in self.partitions.values():
+            for name, value in vars(state.join.stats).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
+
     def state(self, partition: int) -> PartitionState:
         """The state of one partition, created on first use."""
         state = self.partitions.get(partition)
         if state is None:
-            state = self.partitions[partition] = PartitionState.new(self.config)
+            state = self.partitions[partition] = self.new_state()
         return state
+
+    def new_state(self, join: FeedbackJoin[dict[str, Any]] | None = None) -> PartitionState:
+        """Fresh detectors for a partition (keeping ``join`` when given)."""
+        return PartitionState.new(self.config, join or FeedbackJoin(ttl_ms=self.join_ttl_ms, max_entries=self.join_max_entries))
 
     def observe_features(self, features: dict[str, Any], position: Position) -> list[DriftAlert]:
         """One feature event; returns its data-drift alerts."""
@@ -116,13 +130,13 @@ class DriftMonitor:
         """One prediction; returns concept alerts if its label was already waiting."""
         if model:
             self.model = model
-        pair = self.join.add_prediction(event_id, {"prediction": prediction, "position": list(position)},
-                                        ts_ms=position.ts_ms or 0)
+        pair = self.state(position.partition).join.add_prediction(
+            event_id, {"prediction": prediction, "position": list(position)}, ts_ms=position.ts_ms or 0)
         return [] if pair is None else self.observe_outcome(pair.prediction["prediction"], pair.label, position)
 
     def observe_feedback(self, event_id: str, label: Any, position: Position) -> list[DriftAlert]:
         """One label; returns concept alerts if it completed a join."""
-        pair = self.join.add_feedback(event_id, label, ts_ms=position.ts_ms or 0)
+        pair = self.state(position.partition).join.add_feedback(event_id, label, ts_ms=position.ts_ms or 0)
         return [] if pair is None else self.observe_outcome(pair.prediction["prediction"], pair.label, position)
 
     def observe_outcome(self, prediction: Any, label: Any, position: Position) -> list[DriftAlert]:
@@ -148,7 +162,7 @@ class DriftMonitor:
 
     def expire(self, now_ms: int) -> int:
         """Expire join entries older than the TTL; returns how many predictions were never labelled."""
-        return len(self.join.expire(now_ms))
+        return sum(len(state.join.expire(now_ms)) for state in self.partitions.values())
 
     def _errors(self, predictions: Sequence[Any], labels: Sequence[Any]) -> list[bool | None]:
         plain = self._plain_classification

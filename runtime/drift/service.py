@@ -3,12 +3,18 @@
 Per batch: decode (undecodable → DLQ), feed the :class:`DriftMonitor`, and when alerts result,
 plan their deliveries and **checkpoint first** (state, offsets and the pending alerts — an
 outbox), then publish the alerts (acknowledged by the broker), hand webhooks/triggers and MLflow
-logging to the dispatcher thread, and checkpoint again with the outbox empty. On start the
-checkpoint is loaded, the consumer is positioned at the checkpoint's offsets, and a non-empty
-outbox is published (same idempotency keys). So after a SIGKILL no drift already alerted is
-detected again (its detector state and offsets were saved before it was published) and none is
-lost (events after the checkpoint are re-read). Offsets are also committed to the group after
-each checkpoint, for lag monitoring.
+logging to the dispatcher thread, and checkpoint again with the outbox empty. So after a SIGKILL
+no drift already alerted is detected again (its detector state and offsets were saved before it
+was published) and none is lost (events after the checkpoint are re-read). Offsets are also
+committed to the group after each checkpoint, for lag monitoring.
+
+The checkpoint is kept **per partition number** (``<location>.partition-N`` /
+``<location>/partition-N``: detectors, position logs, join, the three topics' offsets of that
+partition and its pending alerts) plus one **per replica** (``replica-<instance id>``: the
+cooldown gates and the MLflow run). When the group assigns partitions, their state is loaded and
+the consumer placed at their offsets, and their pending alerts are published; when partitions are
+revoked, their state is saved and dropped. So with several replicas in one group sharing the
+checkpoint location, a partition that moves carries its detectors and join to its new owner.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from pydantic import ValidationError
 
 from helicon.runtime.drift.alerts import DriftAlert
-from helicon.runtime.drift.checkpoint import open_checkpoint_store
+from helicon.runtime.drift.checkpoint import CheckpointStore, open_checkpoint_store
 from helicon.runtime.drift.config import describe
 from helicon.runtime.drift.delivery import Delivery, Dispatcher
 from helicon.runtime.drift.metrics import DriftMetrics
@@ -44,6 +51,8 @@ class DriftService:
     def __init__(self, settings: DriftServiceSettings) -> None:
         self.settings = settings
         self.store = open_checkpoint_store(settings.checkpoint_path)
+        self._replica_store = self.store.child(f"replica-{settings.instance_id or 'default'}")
+        self._partition_stores: dict[int, CheckpointStore] = {}
         self._stopping = threading.Event()
         self.metrics = DriftMetrics()
         self._assigned = False
@@ -54,6 +63,8 @@ class DriftService:
         self.outbox: list[tuple[bytes, bytes, dict[str, Any], list[Delivery]]] = []
         self.dead_lettered = 0
         self.alerts_published = 0
+        #: partition numbers assigned to this replica (their state is in ``monitor.partitions``)
+        self.assigned: set[int] = set()
         run_id = self._restore()
         self.dispatcher = Dispatcher(settings.monitor.delivery.retries, settings.monitor.delivery.backoff_s,
                                      settings.monitor.delivery.timeout_s)
@@ -83,19 +94,20 @@ class DriftService:
 
     def run(self) -> None:
         """The consuming loop; returns after :meth:`stop` with everything consumed checkpointed."""
-        self._consumer.subscribe(list(self.settings.topics), on_assign=self._on_assign)
+        self._consumer.subscribe(list(self.settings.topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                 on_lost=self._on_lost)
         if self.endpoints is not None:
             self.endpoints.start()
         logger.info("drift monitor %s consuming %s (Kafka %s, /metrics on %s)", self.settings.pipeline,
                     ", ".join(self.settings.topics), describe_security(),
                     self.endpoints.port if self.endpoints is not None else "off")
         try:
-            if self.outbox:
-                self._publish_outbox()
             while not self._stopping.is_set():
                 if self.endpoints is not None:
                     self.endpoints.beat()
                 messages = self._consumer.consume(self.settings.batch_size, 0.2)
+                if self.outbox:  # pending alerts of partitions just assigned
+                    self._publish_outbox()
                 alerts = self._process(messages) if messages else []
                 if alerts:
                     self._alert(alerts)
@@ -123,6 +135,8 @@ class DriftService:
                     logger.warning("consumer error: %s", message.error())
                 continue
             topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if partition not in self.assigned:  # fetched before a revocation; its new owner reads it
+                continue
             self.offsets[(topic, partition)] = offset + 1
             self.metrics.events.labels(topic).inc()
             broker_ts = message.timestamp()[1]
@@ -181,46 +195,101 @@ class DriftService:
         self.outbox = []
         self._checkpoint()
 
-    def _checkpoint(self) -> None:
-        self.store.save({
-            "monitor": self.monitor, "trigger_gate": self.notifier.trigger_gate,
-            "webhook_gate": self.notifier.webhook_gate, "offsets": dict(self.offsets), "outbox": self.outbox,
-            "mlflow_run_id": self.mlflow.run_id if self.mlflow is not None else None,
-            "monitor_config": self.settings.monitor.model_dump(mode="json"),
+    def _checkpoint(self, partitions: Iterable[int] | None = None) -> None:
+        """Save the state of ``partitions`` (default: all assigned), then the replica's, then commit."""
+        config = self.settings.monitor.model_dump(mode="json")
+        chosen = sorted(self.monitor.partitions.keys() | self.assigned) if partitions is None else sorted(partitions)
+        for partition in chosen:
+            self._partition_store(partition).save({
+                "partition": partition, "state": self.monitor.state(partition), "monitor_config": config,
+                "offsets": {tp: offset for tp, offset in self.offsets.items() if tp[1] == partition},
+                "outbox": [entry for entry in self.outbox if _partition_of(entry) == partition],
+            })
+        # After the partitions: a gate never admits an alert whose detection a crash could repeat.
+        self._replica_store.save({
+            "trigger_gate": self.notifier.trigger_gate, "webhook_gate": self.notifier.webhook_gate,
+            "mlflow_run_id": self.mlflow.run_id if getattr(self, "mlflow", None) is not None else None,
+            "model": self.monitor.model,
         })
         self._last_checkpoint = time.monotonic()
         self.metrics.checkpointed()
-        if self.offsets:
-            commits = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self.offsets.items()]
+        commits = [TopicPartition(topic, partition, offset) for (topic, partition), offset in self.offsets.items()
+                   if partition in chosen]
+        if commits:
             try:
                 self._consumer.commit(offsets=commits, asynchronous=True)
             except KafkaException as error:  # the checkpoint, not the group, is the source of truth
                 logger.warning("offset commit failed: %s", error)
 
+    def _partition_store(self, partition: int) -> CheckpointStore:
+        # One store object per partition: it remembers its last checkpoint object, to delete it once superseded.
+        store = self._partition_stores.get(partition)
+        if store is None:
+            store = self._partition_stores[partition] = self.store.child(f"partition-{partition}")
+        return store
+
     def _restore(self) -> str | None:
-        state = self.store.load()
+        state = self._replica_store.load()
         if state is None:
             return None
-        if state["monitor_config"] == self.settings.monitor.model_dump(mode="json"):
-            self.monitor = state["monitor"]
-            self.notifier.trigger_gate = state["trigger_gate"]
-            self.notifier.webhook_gate = state["webhook_gate"]
-        else:
-            # New detector settings: detectors start afresh, the join and the gates carry on.
-            logger.warning("monitor config changed since the checkpoint; detectors restart, join state kept")
-            self.monitor.join = state["monitor"].join
-        self.offsets = dict(state["offsets"])
-        self.outbox = list(state["outbox"])
-        logger.info("restored checkpoint %s: %d feature events, %d joined, %d alerts pending",
-                    self.store.location, self.monitor.feature_events, self.monitor.join.stats.joined, len(self.outbox))
+        self.notifier.trigger_gate = state["trigger_gate"]
+        self.notifier.webhook_gate = state["webhook_gate"]
+        self.monitor.model = state["model"]
         return state.get("mlflow_run_id")
+
+    def _take(self, partition: int) -> None:
+        """Load an assigned partition's state (detectors, join, offsets, pending alerts)."""
+        saved = self._partition_store(partition).load()
+        self.assigned.add(partition)
+        if saved is None:
+            self.monitor.partitions[partition] = self.monitor.new_state()
+            logger.info("partition %d: no checkpoint, starting afresh", partition)
+            return
+        if saved["monitor_config"] == self.settings.monitor.model_dump(mode="json"):
+            self.monitor.partitions[partition] = saved["state"]
+        else:
+            # New detector settings: detectors start afresh, the join carries on.
+            logger.warning("partition %d: monitor config changed since the checkpoint; detectors restart, join kept", partition)
+            self.monitor.partitions[partition] = self.monitor.new_state(saved["state"].join)
+        self.offsets.update(saved["offsets"])
+        self.outbox += saved["outbox"]
+        state = self.monitor.partitions[partition]
+        logger.info("restored checkpoint %s: partition %d, %d feature events, %d joined, %d alerts pending",
+                    self._partition_store(partition).location, partition, state.features.index + 1,
+                    state.join.stats.joined, len(saved["outbox"]))
+
+    def _drop(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self.monitor.partitions.pop(partition, None)
+            self.assigned.discard(partition)
+        self.offsets = {tp: offset for tp, offset in self.offsets.items() if tp[1] not in partitions}
+        self.outbox = [entry for entry in self.outbox if _partition_of(entry) not in partitions]
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned = True
+        for partition in sorted({tp.partition for tp in partitions} - self.assigned):
+            self._take(partition)
         for tp in partitions:
             if (tp.topic, tp.partition) in self.offsets:
                 tp.offset = self.offsets[(tp.topic, tp.partition)]
+        logger.info("assigned partitions %s", sorted(self.assigned))
         consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Checkpoint the revoked partitions (their next owner loads them), then let them go."""
+        revoked = {tp.partition for tp in partitions} & self.assigned
+        if revoked:
+            if any(_partition_of(entry) in revoked for entry in self.outbox):
+                self._publish_outbox()
+            self._checkpoint(revoked)
+            self._drop(revoked)
+            logger.info("revoked partitions %s (checkpointed)", sorted(revoked))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions lost without a revocation may already be another replica's: drop, do not save."""
+        lost = {tp.partition for tp in partitions} & self.assigned
+        self._drop(lost)
+        logger.warning("lost partitions %s; their state since the last checkpoint is re-read by the next owner", sorted(lost))
 
     def _dead_letter(self, message: Message, error_class: str, reason: str) -> None:
         headers: list[tuple[str, Any]] = [
@@ -267,6 +336,11 @@ class _FeatureRun:
         return alerts
 
 
+def _partition_of(entry: tuple[bytes, bytes, dict[str, Any], list[Delivery]]) -> int:
+    """The partition number of an outbox entry: that of the message whose detection it reports."""
+    return int(entry[2]["detected_at"]["partition"])
+
+
 def statistics_metrics(monitor: DriftMonitor) -> dict[str, float]:
     """Flat MLflow metrics: per-feature detector estimates, error rate, join and input counters."""
     metrics: dict[str, float] = {}
@@ -281,7 +355,7 @@ def statistics_metrics(monitor: DriftMonitor) -> dict[str, float]:
     for partition, concept in monitor.concept.items():
         if concept.index >= 0:
             metrics[f"concept/p{partition}/error_rate_total"] = concept.errors / (concept.index + 1)
-    for name, value in vars(monitor.join.stats).items():
+    for name, value in vars(monitor.join_stats).items():
         metrics[f"join/{name}"] = value
     return metrics
 

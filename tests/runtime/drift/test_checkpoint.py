@@ -66,6 +66,11 @@ def test_s3_store_round_trip_keeps_one_checkpoint_object(s3: Any, platform_env: 
     assert pointer["key"] == keys[0] and len(pointer["sha256"]) == 64
     # A new process (a new store object) finds the same state.
     assert open_checkpoint_store(f"s3://{bucket}/{prefix}").load() == {"offsets": {("t", 0): 2}, "blob": b"x" * 1000}
+    # Parts of the state (the service's partitions) live under their own prefix, independently.
+    store.child("partition-1").save({"partition": 1})
+    assert store.child("partition-1").location == f"s3://{bucket}/{prefix}/partition-1"
+    assert open_checkpoint_store(f"s3://{bucket}/{prefix}").child("partition-1").load() == {"partition": 1}
+    assert store.load() == {"offsets": {("t", 0): 2}, "blob": b"x" * 1000}
 
 
 def test_a_save_cut_short_leaves_the_previous_checkpoint(s3: Any, platform_env: dict[str, str]) -> None:
@@ -104,3 +109,6 @@ def test_file_store_round_trip(tmp_path: Path) -> None:
     store.save({"a": 2})
     assert FileCheckpointStore(tmp_path / "deep" / "checkpoint.pkl").load() == {"a": 2}
     assert [p.name for p in (tmp_path / "deep").iterdir()] == ["checkpoint.pkl"]
+    store.child("partition-3").save({"p": 3})
+    assert FileCheckpointStore(tmp_path / "deep" / "checkpoint.pkl").child("partition-3").load() == {"p": 3}
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["checkpoint.pkl", "checkpoint.pkl.partition-3"]

@@ -18,7 +18,7 @@ import yaml
 from confluent_kafka import Consumer, Producer
 
 from helicon.infra.local import PlatformStatus
-from helicon.runtime.drift.checkpoint import FileCheckpointStore
+from helicon.runtime.drift.checkpoint import open_checkpoint_store
 from helicon.runtime.drift.signing import HEADER, verify
 from tests.runtime.drift.receiver import Receiver, receiver
 
@@ -54,13 +54,14 @@ def alerts_where(messages: list, **match: object) -> list[dict]:
 
 class DriftProcess:
     def __init__(self, bootstrap: str, pipeline: str, workdir: Path, server: Receiver, mlflow_uri: str | None = None,
-                 checkpoint: str | None = None, env: dict[str, str] | None = None) -> None:
+                 checkpoint: str | None = None, env: dict[str, str] | None = None, instance: int = 0) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.bootstrap, self.pipeline, self.workdir = bootstrap, pipeline, workdir
         self.checkpoint = checkpoint or str(workdir / "checkpoint.pkl")
         self.env = env or {}
         self.config = workdir / "drift.yaml"
         self.config.write_text(yaml.safe_dump({
-            "service": {"checkpoint_interval_s": 0.5, "instance_id": f"{pipeline}-0", "join_ttl_ms": TTL_MS, "statistics_interval_s": 1},
+            "service": {"checkpoint_interval_s": 0.5, "instance_id": f"{pipeline}-{instance}", "join_ttl_ms": TTL_MS, "statistics_interval_s": 1},
             "monitor": {
                 "drift": {"webhooks": [{"url": f"{server.url}/slack"}],
                           "triggers": [{"kind": "generic", "url": f"{server.url}/ci", "secret_env": "DRIFT_HMAC_KEY"}]},
@@ -100,6 +101,12 @@ class DriftProcess:
 
     def logs(self) -> str:
         return "\n".join(path.read_text() for path in sorted(self.workdir.glob("drift-*.log")))
+
+
+def partition_checkpoints(location: str, partitions: int = 3) -> dict[int, dict]:
+    """The service's checkpoint of each partition number, as saved."""
+    store = open_checkpoint_store(location)
+    return {partition: store.child(f"partition-{partition}").load() for partition in range(partitions)}
 
 
 def wait_until_consumed(bootstrap: str, group: str, topics: list[str], timeout: float = 120.0) -> None:
@@ -207,12 +214,13 @@ def test_service_joins_out_of_order_late_and_duplicate_feedback_and_alerts_once(
     assert len({a["id"] for a in alerts_where(alerts)}) == len(alerts), "an alert was published twice"
 
     # The join, as checkpointed by the service: every pair once, duplicates, late and never-labelled counted.
-    state = FileCheckpointStore(service.checkpoint).load()
-    stats = state["monitor"].join.stats
-    assert stats.joined == n
-    assert (stats.duplicate_predictions, stats.duplicate_feedback) == (n // 20, n // 20)
-    assert stats.never_labelled == 20 and stats.late_feedback == 20 and stats.orphan_feedback == 0
-    assert state["outbox"] == []
+    states = partition_checkpoints(service.checkpoint)
+    stats = {name: sum(getattr(state["state"].join.stats, name) for state in states.values())
+             for name in ("joined", "duplicate_predictions", "duplicate_feedback", "never_labelled", "late_feedback", "orphan_feedback")}
+    assert stats["joined"] == n
+    assert (stats["duplicate_predictions"], stats["duplicate_feedback"]) == (n // 20, n // 20)
+    assert stats["never_labelled"] == 20 and stats["late_feedback"] == 20 and stats["orphan_feedback"] == 0
+    assert all(state["outbox"] == [] for state in states.values())
 
     assert len(dead) == 2
     reasons = {m.key(): dict(m.headers()) for m in dead}
@@ -294,6 +302,59 @@ def test_restart_after_sigkill_neither_repeats_nor_misses_a_drift(
         s3 = boto3.client("s3", endpoint_url=platform_env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1",
                           aws_access_key_id=platform_env["AWS_ACCESS_KEY_ID"],
                           aws_secret_access_key=platform_env["AWS_SECRET_ACCESS_KEY"])
-        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
-        assert len(keys) == 2 and f"{prefix}/latest" in keys, keys
-        assert not (tmp_path / "checkpoint.pkl").exists()
+        keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"])
+        parts = ["partition-0", "partition-1", "partition-2", f"replica-{pipeline}-0"]
+        # Per part: the pointer and the one checkpoint object it names.
+        assert [key.split("/")[-2] for key in keys] == [part for part in parts for _ in range(2)], keys
+        assert all(key.endswith("/latest") for key in keys[1::2]), keys
+        assert list(tmp_path.glob("checkpoint.pkl*")) == []
+
+
+def test_a_partition_moving_to_another_replica_carries_its_detectors_and_join(
+    local_platform: PlatformStatus, tmp_path: Path,
+) -> None:
+    bootstrap = local_platform.kafka.endpoint or ""
+    pipeline = f"drift-{uuid.uuid4().hex[:8]}"
+    group = f"{pipeline}-drift"
+    topics = [f"{pipeline}.features", f"{pipeline}.predictions", f"{pipeline}.feedback"]
+    level = lambda i: 0.0 if i < 3_000 else 2.0  # noqa: E731
+    # 300 predictions; a third labelled before the second replica joins, the rest after.
+    predictions = [(topics[1], f"e{i}", {"id": f"e{i}", "ts": i, "prediction": i % 2}) for i in range(300)]
+    feedback = [(topics[2], f"e{i}", {"id": f"e{i}", "ts": 400 + i, "label": i % 2}) for i in range(300)]
+    with receiver() as server:
+        first = DriftProcess(bootstrap, pipeline, tmp_path / "first", server, instance=0)
+        second = DriftProcess(bootstrap, pipeline, tmp_path / "second", server, checkpoint=first.checkpoint, instance=1)
+        try:
+            produce(bootstrap, feature_records(pipeline, 0, 1_500, level, seed=21) + predictions + feedback[:100])
+            first.start()
+            wait_until_consumed(bootstrap, group, topics)
+            # The second replica joins: the group rebalances, the first checkpoints what it gives up.
+            second.start()
+            deadline = time.monotonic() + 120
+            while "restored checkpoint" not in second.logs() and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert "restored checkpoint" in second.logs(), second.logs()
+            produce(bootstrap, feature_records(pipeline, 1_500, 3_000, level, seed=22) + feedback[100:])
+            alerts = read_topic(bootstrap, f"{pipeline}.alerts", lambda ms: len(alerts_where(ms, feature="x")) >= 3)
+            wait_until_consumed(bootstrap, group, topics)
+        finally:
+            exit_codes = (first.stop(), second.stop())
+    assert exit_codes == (0, 0), first.logs() + second.logs()
+    on_x = alerts_where(alerts, feature="x")
+    assert sorted(a["detected_at"]["partition"] for a in on_x) == [0, 1, 2], [a["detected_at"] for a in on_x]
+    assert alerts_where(alerts, feature="y") == []
+    for alert in on_x:
+        # The detector saw its partition from offset 0, whichever replica held it: its stream index
+        # is the offset (a fresh detector on the new replica would count from the rebalance).
+        assert alert["index"] == alert["detected_at"]["offset"], alert
+        assert 3_000_000 <= alert["detected_at"]["ts_ms"] <= 3_300_000, alert
+    moved = [line for line in second.logs().splitlines() if "restored checkpoint" in line]
+    assert moved and all(" 0 feature events" not in line for line in moved), moved
+    assert "revoked partitions" in first.logs()
+    # The join moved too: every label found its prediction, whichever replica held it.
+    states = partition_checkpoints(first.checkpoint)
+    joined = sum(state["state"].join.stats.joined for state in states.values())
+    orphans = sum(state["state"].join.stats.orphan_feedback + state["state"].join.stats.never_labelled
+                  for state in states.values())
+    pending = sum(state["state"].join.pending_predictions + state["state"].join.pending_feedback for state in states.values())
+    assert (joined, orphans, pending) == (300, 0, 0)
