@@ -217,13 +217,14 @@ def _running(settings: BridgeSettings) -> Iterator[Bridge]:
         assert not thread.is_alive(), "the bridge did not stop within 60 s"
 
 
-def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_is_deleted(
+def test_a_worse_challenger_is_not_promoted_the_canary_follows_its_alias_and_stops_when_it_is_deleted(
     platform: Platform, topics: PipelineTopics,
 ) -> None:
     name = f"bridge-keep-{uuid.uuid4().hex[:6]}"
     old, new = _train(7), _train(8)
     v1 = _register(name, old, "champion")
     v2 = _register(name, new)
+    v3 = _register(name, _train(9))
     _create_topics(platform, topics)
     settings = BridgeSettings(bootstrap=platform.bootstrap, input_topic=topics.features, output_topic=topics.predictions,
                               dlq_topic=topics.dlq, group=f"{topics.features}-bridge", model_uri=f"models:/{name}@champion",
@@ -244,6 +245,13 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
             assert _aliases(name) == {"champion": v1, "challenger": v2}
             assert bridge.slots["champion"].backend.ref.version == v1
 
+            MlflowClient().set_registered_model_alias(name, "challenger", v3)   # a newer retrain
+            assert wait_for(lambda: bridge.slots["challenger"].backend.ref.version == v3, timeout=60)
+            assert wait_for(lambda: judge.challenger == v3, timeout=10), "a new measuring period"
+            assert judge.windows["challenger"].joined < MIN_JOINED
+            moved_at = len(stream.sent)
+            stream.wait_sent(moved_at + 100)
+
             MlflowClient().delete_registered_model_alias(name, "challenger")
             assert wait_for(lambda: "challenger" not in bridge.slots, timeout=60)
             stopped_at = len(stream.sent)
@@ -255,6 +263,7 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
     assert Counter(p["id"] for p in out) == Counter(event_id for event_id, _ in sent)
     answer = {p["id"]: p["model"] for p in out}
     answered_by = [(answer[event_id]["role"], answer[event_id]["version"]) for event_id, _ in sent]
-    assert ("challenger", v2) in answered_by
+    assert ("challenger", v2) in answered_by and ("challenger", v2) not in answered_by[moved_at:]
+    assert ("challenger", v3) in answered_by[moved_at:stopped_at]
     assert set(answered_by[stopped_at:]) == {("champion", v1)}, "no canary once its alias is gone"
     assert _aliases(name) == {"champion": v1}
