@@ -97,6 +97,14 @@ class StageArgs(TypedDict):
     """Memory request and limit."""
 
 
+class DriftArgs(StageArgs):
+    """The drift monitor of a pipeline."""
+
+    checkpoint: NotRequired[str]
+    """``--checkpoint s3://BUCKET/PREFIX``: detector state kept across pods, with the platform's S3 credentials
+    (default: a file on the pod's state volume, lost with the pod)."""
+
+
 class LearnerArgs(StageArgs):
     """The online learner of a pipeline."""
 
@@ -147,7 +155,7 @@ class PipelineArgs(TypedDict):
     """The served model."""
     bridge: NotRequired[StageArgs]
     """The inference bridge (always deployed; default size)."""
-    drift: NotRequired[StageArgs]
+    drift: NotRequired[DriftArgs]
     """The drift monitor (deployed when present)."""
     learner: NotRequired[LearnerArgs]
     """The online learner (deployed when present)."""
@@ -417,16 +425,25 @@ def _pipeline_plan(platform: str, args: HeliconPlatformArgs, pipeline: PipelineA
 
     plan["bridge"] = {**stage_args("bridge", pipeline.get("bridge", {})), "input_topic": topics["features"],
                       "output_topic": topics["predictions"], "dlq_topic": topics["dlq"], "model_uri": model_uri}
+    # s3:// checkpoints use the S3 credentials the platform gives MLflow (only those two keys of its Secret).
+    s3_access: workloads.S3AccessArgs = {"credentials_secret": f"{platform}-mlflow-credentials"}
+    if "s3_endpoint_url" in args["mlflow"]:
+        s3_access["endpoint_url"] = args["mlflow"]["s3_endpoint_url"]
     if "drift" in pipeline:
-        plan["drift"] = {**stage_args("drift", pipeline["drift"]), "features_topic": topics["features"],
+        drift = pipeline["drift"]
+        plan["drift"] = {**stage_args("drift", drift), "features_topic": topics["features"],
                          "predictions_topic": topics["predictions"], "feedback_topic": topics["feedback"],
                          "alerts_topic": topics["alerts"], "dlq_topic": topics["dlq"], "pipeline": p}
+        if "checkpoint" in drift:
+            plan["drift"].update(checkpoint=drift["checkpoint"], s3=s3_access)
     if "learner" in pipeline:
         learner = pipeline["learner"]
         plan["learner"] = {**stage_args("learner", learner), "features_topic": topics["features"],
                            "feedback_topic": topics["feedback"], "predictions_topic": topics["predictions"],
                            "dlq_topic": topics["dlq"], "model_spec": learner["model_spec"],
                            "checkpoint": learner.get("checkpoint", f"mlflow:{prefix}-learner")}
+        if plan["learner"]["checkpoint"].startswith("s3://"):
+            plan["learner"]["s3"] = s3_access
     if "streaming_job" in pipeline:
         job = pipeline["streaming_job"]
         stream: dict = {"__name": f"{prefix}-stream", "namespace": namespace, "image": job["image"],

@@ -58,6 +58,18 @@ class KafkaConnectionArgs(TypedDict):
     ``/etc/helicon/kafka-ca``; env ``KAFKA_SSL_CA_LOCATION``. Required with ``SASL_SSL``."""
 
 
+class S3AccessArgs(TypedDict):
+    """How a workload reaches S3 for its ``s3://`` checkpoints and data windows (boto3 reads the env)."""
+
+    credentials_secret: str
+    """Secret with keys ``AWS_ACCESS_KEY_ID`` and ``AWS_SECRET_ACCESS_KEY`` (the shape of ``MlflowServer``'s
+    ``<name>-credentials`` Secret); passed as those env variables through ``secretKeyRef``."""
+    endpoint_url: NotRequired[str]
+    """An S3-compatible endpoint (MinIO, Ceph…); env ``AWS_ENDPOINT_URL_S3`` (default: AWS)."""
+    region: NotRequired[str]
+    """env ``AWS_DEFAULT_REGION`` (default: unset)."""
+
+
 class AutoscalingArgs(TypedDict):
     """Autoscaling of a workload's Deployment."""
 
@@ -101,6 +113,8 @@ class WorkloadArgs(TypedDict):
     """MLflow tracking server (``MlflowServer.tracking_uri``); env ``MLFLOW_TRACKING_URI``: the bridge's
     ``models:/`` URIs, the drift monitor's monitoring run and the learner's ``mlflow:`` checkpoints use it
     (default: unset)."""
+    s3: NotRequired[S3AccessArgs]
+    """S3 credentials and endpoint; required when ``checkpoint`` is ``s3://…`` (default: none)."""
 
 
 class InferenceBridgeArgs(WorkloadArgs):
@@ -119,8 +133,9 @@ class InferenceBridgeArgs(WorkloadArgs):
 class DriftMonitorArgs(WorkloadArgs):
     """Arguments of :class:`DriftMonitor` (``helicon run drift``).
 
-    Its checkpoint (detector state, join, offsets) is the file ``/var/lib/helicon/drift/checkpoint.pkl`` on
-    an emptyDir: it survives container restarts, not the pod's deletion (then detectors start afresh).
+    Its checkpoint (detector state, join, offsets, per partition) is by default the file
+    ``/var/lib/helicon/drift/checkpoint.pkl`` on an emptyDir: it survives container restarts, not the pod's
+    deletion (then detectors start afresh). Set ``checkpoint`` to ``s3://…`` to keep it across pods.
     """
 
     pipeline: str
@@ -136,6 +151,9 @@ class DriftMonitorArgs(WorkloadArgs):
     """``--alerts``."""
     dlq_topic: str
     """``--dlq``: undecodable events."""
+    checkpoint: NotRequired[str]
+    """``--checkpoint``: ``s3://BUCKET/PREFIX`` (needs ``s3``), durable across pods and carried with each
+    partition to the replica that takes it over (default: the file on the pod's state volume)."""
 
 
 class OnlineLearnerArgs(WorkloadArgs):
@@ -190,9 +208,11 @@ class RuntimeWorkload(pulumi.ComponentResource):
             "imagePullPolicy": "IfNotPresent",
             "command": ["helicon", "run", self._COMMAND],
             "args": self._flags(args) + ["--config", CONFIG_PATH],
-            "env": _kafka_env(args["kafka"]) + [{"name": "HELICON_METRICS_PORT", "value": str(port)}]
+            # HOME on the writable /tmp: libraries that cache under ~ must not hit the read-only root.
+            "env": _kafka_env(args["kafka"]) + [{"name": "HELICON_METRICS_PORT", "value": str(port)},
+                                                {"name": "HOME", "value": "/tmp"}]
             + ([{"name": "MLFLOW_TRACKING_URI", "value": args["mlflow_tracking_uri"]}]
-               if args.get("mlflow_tracking_uri") else []),
+               if args.get("mlflow_tracking_uri") else []) + _s3_env(args.get("s3")),
             "ports": [{"name": "metrics", "containerPort": port, "protocol": "TCP"}],
             "resources": _resources(args.get("cpu", "250m"), args.get("memory", "512Mi")),
             "livenessProbe": http_probe("/healthz", "metrics", period=10, failures=3),
@@ -294,7 +314,7 @@ class DriftMonitor(RuntimeWorkload):
         return ["--bootstrap", args["kafka"]["bootstrap_servers"], "--pipeline", args["pipeline"],
                 "--features", args["features_topic"], "--predictions", args["predictions_topic"],
                 "--feedback", args["feedback_topic"], "--alerts", args["alerts_topic"], "--dlq", args["dlq_topic"],
-                "--group", args["group"], "--checkpoint", DRIFT_CHECKPOINT]
+                "--group", args["group"], "--checkpoint", args.get("checkpoint", DRIFT_CHECKPOINT)]
 
     def _lag_topic(self, args: DriftMonitorArgs) -> str:  # type: ignore[override]
         return args["features_topic"]
@@ -346,10 +366,19 @@ def validate_workload(name: str, args: WorkloadArgs, schema: type) -> None:
                 fail(f"{type_name}.kafka.{field}", "is required when security_protocol is SASL_SSL")
     checkpoint = args.get("checkpoint")
     if checkpoint is not None:
-        if not checkpoint.startswith(("mlflow:", "s3://")) or checkpoint in ("mlflow:", "s3://"):
-            fail(f"{type_name}.checkpoint", "must be mlflow:NAME[@ALIAS] or s3://BUCKET/PREFIX", checkpoint)
+        schemes = ("s3://",) if schema is DriftMonitorArgs else ("mlflow:", "s3://")
+        if not checkpoint.startswith(schemes) or checkpoint in schemes:
+            expected = "s3://BUCKET/PREFIX" if schema is DriftMonitorArgs else "mlflow:NAME[@ALIAS] or s3://BUCKET/PREFIX"
+            fail(f"{type_name}.checkpoint", f"must be {expected}", checkpoint)
         if checkpoint.startswith("mlflow:") and not args.get("mlflow_tracking_uri"):
             fail(f"{type_name}.mlflow_tracking_uri", "is required when checkpoint is mlflow:…")
+        if checkpoint.startswith("s3://") and not args.get("s3"):
+            fail(f"{type_name}.s3", "is required when checkpoint is s3://… (credentials_secret, endpoint_url)")
+    s3 = args.get("s3")
+    if s3 is not None:
+        check_name(s3["credentials_secret"], f"{type_name}.s3.credentials_secret")
+        if "endpoint_url" in s3 and not s3["endpoint_url"].startswith(("http://", "https://")):
+            fail(f"{type_name}.s3.endpoint_url", "must be an http(s):// URL", s3["endpoint_url"])
     port = args.get("metrics_port", 9400)
     if not 1024 <= port <= 65535:
         fail(f"{type_name}.metrics_port", "must be an unprivileged port (1024–65535)", port)
@@ -365,6 +394,18 @@ def kafka_ca_volume(kafka: KafkaConnectionArgs) -> tuple[list[dict], list[dict]]
         return [], []
     return ([{"name": "kafka-ca", "secret": {"secretName": kafka["ca_secret"], "items": [{"key": "ca.crt", "path": "ca.crt"}]}}],
             [{"name": "kafka-ca", "mountPath": "/etc/helicon/kafka-ca", "readOnly": True}])
+
+
+def _s3_env(s3: S3AccessArgs | None) -> list[dict]:
+    if not s3:
+        return []
+    env = [{"name": key, "valueFrom": {"secretKeyRef": {"name": s3["credentials_secret"], "key": key}}}
+           for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")]
+    if s3.get("endpoint_url"):
+        env.append({"name": "AWS_ENDPOINT_URL_S3", "value": s3["endpoint_url"]})
+    if s3.get("region"):
+        env.append({"name": "AWS_DEFAULT_REGION", "value": s3["region"]})
+    return env
 
 
 def _kafka_env(kafka: KafkaConnectionArgs) -> list[dict]:

@@ -104,7 +104,8 @@ def test_drift_monitor_and_learner_run_their_commands_with_their_flags() -> None
                                      "dlq_topic": "d", "mlflow_tracking_uri": "http://mlflow.data.svc:80"})
         OnlineLearner("fraud-learner", {**base, "group": "fraud-learner", "features_topic": "f",
                                         "feedback_topic": "fb", "predictions_topic": "p", "dlq_topic": "d",
-                                        "model_spec": "hbp", "checkpoint": "s3://state/fraud-learner"})
+                                        "model_spec": "hbp", "checkpoint": "s3://state/fraud-learner",
+                                        "s3": {"credentials_secret": "state-s3", "endpoint_url": "http://minio.data.svc:9000"}})
 
     result = run(build)
     drift_pod = _pod(result, "fraud-drift")["spec"]
@@ -125,6 +126,41 @@ def test_drift_monitor_and_learner_run_their_commands_with_their_flags() -> None
                                  "--checkpoint", "s3://state/fraud-learner", "--config", "/etc/helicon/helicon.yaml"]
     assert "MLFLOW_TRACKING_URI" not in {variable["name"] for variable in container["env"]}
     assert learner["metadata"]["labels"]["app.kubernetes.io/component"] == "learn"
+    env = {item["name"]: item for item in container["env"]}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert env[key]["valueFrom"] == {"secretKeyRef": {"name": "state-s3", "key": key}}
+    assert env["AWS_ENDPOINT_URL_S3"]["value"] == "http://minio.data.svc:9000"
+    assert "AWS_ACCESS_KEY_ID" not in {item["name"] for item in drift["env"]}, "no S3 access without an s3:// checkpoint"
+    # Libraries that cache under ~ must write to the /tmp volume, not the read-only root.
+    assert {"name": "HOME", "value": "/tmp"} in drift["env"] and {"name": "HOME", "value": "/tmp"} in container["env"]
+
+
+def test_drift_monitor_keeps_its_checkpoint_on_s3_when_asked() -> None:
+    args = {"namespace": "data", "image": "img:1", "kafka": {"bootstrap_servers": "k:9092"}, "group": "fraud-drift",
+            "pipeline": "fraud", "features_topic": "f", "predictions_topic": "p", "feedback_topic": "fb",
+            "alerts_topic": "a", "dlq_topic": "d", "checkpoint": "s3://state/drift/fraud",
+            "s3": {"credentials_secret": "state-s3", "region": "eu-west-1"}}
+    result = run(lambda: DriftMonitor("fraud-drift", args) and None)
+    container = _pod(result, "fraud-drift")["spec"]["containers"][0]
+    assert container["args"][container["args"].index("--checkpoint") + 1] == "s3://state/drift/fraud"
+    env = {item["name"]: item for item in container["env"]}
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"] == {"secretKeyRef": {"name": "state-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+    assert env["AWS_DEFAULT_REGION"]["value"] == "eu-west-1"
+    assert "AWS_ENDPOINT_URL_S3" not in env
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"checkpoint": "/data/drift.pkl"}, r"DriftMonitorArgs\.checkpoint must be s3://BUCKET/PREFIX"),
+    ({"checkpoint": "s3://state/drift"}, r"DriftMonitorArgs\.s3 is required when checkpoint is s3://"),
+    ({"checkpoint": "s3://state/drift", "s3": {"credentials_secret": "state-s3", "endpoint_url": "minio:9000"}},
+     r"DriftMonitorArgs\.s3\.endpoint_url must be an http\(s\):// URL"),
+])
+def test_drift_checkpoint_and_s3_access_are_checked(change: dict, message: str) -> None:
+    args = {"namespace": "data", "image": "img:1", "kafka": {"bootstrap_servers": "k:9092"}, "group": "g",
+            "pipeline": "fraud", "features_topic": "f", "predictions_topic": "p", "feedback_topic": "fb",
+            "alerts_topic": "a", "dlq_topic": "d", **change}
+    with pytest.raises(ValueError, match=message):
+        run(lambda: DriftMonitor("fraud-drift", args) and None)
 
 
 @pytest.mark.parametrize(("checkpoint", "tracking", "message"), [
