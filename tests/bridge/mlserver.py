@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,14 +16,14 @@ from pathlib import Path
 
 import requests
 
+from helicon.infra.local.ports import pick_free_port
+
 REPO = Path(__file__).resolve().parents[2]
 MLSERVER = Path(os.environ.get("HELICON_MLSERVER", REPO / ".venv-mlserver" / "bin" / "mlserver"))
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return pick_free_port()
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 import requests
 
 from helicon.infra.local import PlatformStatus
+from helicon.infra.local.ports import pick_free_port
 from helicon.runtime.demo import first_slice
 
 pytestmark = pytest.mark.platform
@@ -34,10 +34,13 @@ RUNTIME_COMPONENTS = {"bridge": "helicon_bridge_model_info", "drift": "helicon_d
                       "learn": "helicon_learn_examples_total"}
 
 
+_taken: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    port = pick_free_port(avoid=_taken)  # the services bind all interfaces, as in a pod
+    _taken.add(port)
+    return port
 
 
 @pytest.fixture(scope="module")
@@ -175,5 +178,7 @@ def test_the_dev_stacks_runtime_workloads_run_and_pass_their_probes(
                 process.kill()
                 process.wait()
     # The drift monitor wrote its checkpoint where the Deployment mounts its state volume.
-    drift_state = tmp_path / runs["drift"].name / "var/lib/helicon/drift/checkpoint.pkl"
-    assert drift_state.is_file()
+    # One part per replica and one per partition (docs/drift.md, "Checkpoint"), beside the configured path.
+    drift_state = tmp_path / runs["drift"].name / "var/lib/helicon/drift"
+    parts = sorted(path.name for path in drift_state.iterdir())
+    assert "checkpoint.pkl.replica-default" in parts and any(".partition-" in part for part in parts), parts
