@@ -13,6 +13,9 @@ from mlflow import MlflowClient
 from helicon.infra.local import PlatformStatus
 from tests.helpers import run_cli
 
+# The demo runs once for the module (in the first test's setup): on a loaded two-core machine it can take minutes.
+pytestmark = pytest.mark.timeout(900)
+
 #: the online learner's accuracy once it had time to adapt to the new concept (the stream has 5 % label noise)
 ONLINE_RECOVERED = 0.8
 #: the retrained version's accuracy once promoted (trained on the ~70 labels of one drift window)
