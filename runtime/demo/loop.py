@@ -80,14 +80,8 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         learner_topic = f"{options.pipeline}.learner-predictions"
         _reset_topics(bootstrap, [*_all(topics), learner_topic])
 
-        console.rule("[bold]2. Initial model")
+        console.rule("[bold]2. Services and the initial model")
         model_name = f"{options.pipeline}-classifier"
-        initial = train_initial_model(tracking, model_name, scenario)
-        console.print(f"  logistic regression on concept C1, hold-out accuracy {initial.holdout_accuracy:.3f}; "
-                      f"registered [bold]{model_name}[/bold] v{initial.version} as @champion")
-
-        timings["initial_model_s"] = round(time.monotonic() - started, 1)
-        console.rule("[bold]3. Services")
         secret = secrets.token_hex(16)
         job = RetrainJob(bootstrap, tracking, model_name, topics.features, secret.encode())
         job.start()
@@ -95,18 +89,24 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
                            scenario.ddm_warm_start, scenario.promotion_min_joined, scenario.promotion_window)
         run_dir = options.state_dir / "demo" / run_id
         services = Services(plan, run_dir)
-        services.start()
+        services.start(["drift", "learn"])  # they need no model: they boot while it trains
+        console.print(f"  retrain job (stand-in for CI) at {job.url}, HMAC-checked")
+        phase = time.monotonic()
+        initial = train_initial_model(tracking, model_name, scenario)
+        timings["initial_model_s"] = round(time.monotonic() - phase, 1)
+        console.print(f"  logistic regression on concept C1, hold-out accuracy {initial.holdout_accuracy:.3f}; "
+                      f"registered [bold]{model_name}[/bold] v{initial.version} as @champion")
+        services.start(["bridge"])
         for name, service in services.started.items():
             console.print(f"  helicon run {name} --config {run_dir / (name + '.yaml')}  (pid {service.process.pid}, "
                           f"metrics :{service.metrics_port}, log {service.log})")
-        console.print(f"  retrain job (stand-in for CI) at {job.url}, HMAC-checked")
         if not bridge_supports_promotion():
             console.print("  [yellow]this bridge has no canary promotion: retrained versions are registered but not served[/yellow]")
         services.wait_ready()
-        timings["services_ready_s"] = round(time.monotonic() - started - timings["initial_model_s"], 1)
+        timings["services_and_model_s"] = round(time.monotonic() - started, 1)
         streaming_started = time.monotonic()
 
-        console.rule(f"[bold]4. Stream {scenario.events} events at {scenario.rate:.0f}/s, labels {scenario.feedback_delay_s:.1f} s late")
+        console.rule(f"[bold]3. Stream {scenario.events} events at {scenario.rate:.0f}/s, labels {scenario.feedback_delay_s:.1f} s late")
         points = scenario.change_points()
         console.print(f"  abrupt change at {points['abrupt']}, gradual {points['gradual_start']}–{points['gradual_end']}, "
                       f"{points['drifting_feature']} shifts at {points['feature_drift']}")
@@ -134,7 +134,7 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         streamed_s = time.monotonic() - started
         timings["streaming_s"] = round(time.monotonic() - streaming_started, 1)
 
-        console.rule("[bold]5. Stop the services, write the report")
+        console.rule("[bold]4. Stop the services, write the report")
         step = _Stopwatch(console)
         codes = services.stop()
         job.stop()
@@ -179,7 +179,7 @@ def _stop_all(options: DemoOptions, platform: LocalPlatform, was_up: bool, traff
     if traffic is not None:
         traffic.join(10)
     if not options.keep_up and not was_up:
-        console.rule("[bold]6. Stop the platform")
+        console.rule("[bold]5. Stop the platform")
         platform.down(progress=lambda message: console.print(f"  · {message}"))
     elif not was_up:
         console.print(f"The platform is still up; stop it with: helicon local down --state-dir {options.state_dir}")
@@ -276,7 +276,12 @@ def _state(scenario: Scenario, traffic: Traffic, observer: Observer, job: Retrai
     alerts = snap["alerts"]
     champion = snap["champion_versions"][-1][1] if snap["champion_versions"] else initial_version
     registered = [r["version"] for r in jobs["retrains"] if r.get("version")]
-    challenger = registered[-1] if registered and registered[-1] != champion and int(registered[-1]) > int(champion) else None
+    # the canary's challenger as last seen answering, else a registered version not yet answering
+    challenger = snap["challenger_version"]
+    if registered and registered[-1] != champion and registered[-1] != challenger and int(registered[-1]) > int(champion):
+        challenger = f"{registered[-1]} (registered)"
+    if challenger == champion:
+        challenger = None
     return {
         "sent": traffic.sent, "total": scenario.events, "labelled": traffic.labelled, "delay": scenario.feedback_delay_s,
         "phase": scenario.concept_phase(max(0, traffic.sent - 1)), "elapsed": time.monotonic() - started,

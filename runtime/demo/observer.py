@@ -43,6 +43,8 @@ class Observer(threading.Thread):
     alerts: list[dict[str, Any]] = field(default_factory=list)
     #: (first event index, version) each time the champion role answered with a new version
     champion_versions: list[tuple[int, str]] = field(default_factory=list)
+    #: the version that answered last as the canary's challenger
+    challenger_version: str | None = None
     predictions_seen: int = 0
     online_seen: int = 0
 
@@ -114,6 +116,8 @@ class Observer(threading.Thread):
             self.served.append(Outcome(index, _same(prediction.get("prediction"), label), version, role))
             if role == "champion" and (not self.champion_versions or self.champion_versions[-1][1] != version):
                 self.champion_versions.append((index, version))
+            if role == "challenger":
+                self.challenger_version = version
         if event_id in self._online and event_id not in self._done_online:
             self._done_online.add(event_id)
             self.online.append((index, _same(self._online[event_id], label)))
@@ -138,6 +142,7 @@ class Observer(threading.Thread):
                 "versions": sorted({o.version for o in served}, key=_version_key),
                 "alerts": list(self.alerts),
                 "champion_versions": list(self.champion_versions),
+                "challenger_version": self.challenger_version,
             }
 
     def results(self) -> tuple[list[Outcome], list[tuple[int, bool]], list[dict[str, Any]]]:

@@ -116,12 +116,19 @@ class Services:
     run_dir: Path
     started: dict[str, Service] = field(default_factory=dict)
 
-    def start(self) -> None:
+    def start(self, names: list[str] | None = None) -> None:
+        """Start the named services (default all three: bridge, drift, learn)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._start("bridge", self.plan.bridge_config(), "HELICON_BRIDGE_HTTP_PORT")
-        self._start("drift", self.plan.drift_config(self.run_dir), None,
-                    extra_env={TRIGGER_SECRET_ENV: self.plan.trigger_secret})
-        self._start("learn", self.plan.learner_config(), "HELICON_LEARN_METRICS_PORT")
+        for name in names or ["bridge", "drift", "learn"]:
+            if name == "bridge":
+                self._start("bridge", self.plan.bridge_config(), "HELICON_BRIDGE_HTTP_PORT")
+            elif name == "drift":
+                self._start("drift", self.plan.drift_config(self.run_dir), None,
+                            extra_env={TRIGGER_SECRET_ENV: self.plan.trigger_secret})
+            elif name == "learn":
+                self._start("learn", self.plan.learner_config(), "HELICON_LEARN_METRICS_PORT")
+            else:
+                raise ValueError(f"unknown service {name!r}: bridge, drift or learn")
 
     def _start(self, name: str, config: dict[str, Any], port_setting: str | None,
                extra_env: dict[str, str] | None = None) -> None:
