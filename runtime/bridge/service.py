@@ -211,8 +211,17 @@ class Bridge:
         if self.judge is None:
             return
         challenger = self.slots.get(CHALLENGER)
+        epoch = self.judge.epoch
         self.judge.reset(self.slots[CHAMPION].backend.ref.version,
                          challenger.backend.ref.version if challenger is not None else None)
+        if self.judge.epoch != epoch:
+            self._export_judge()
+
+    def _export_judge(self) -> None:
+        assert self.judge is not None
+        for role, window in self.judge.windows.items():
+            self.metrics.joined_events.labels(role).set(window.joined)
+            self.metrics.joined_error.labels(role).set(window.rate)  # NaN until the role's first join
 
     def _judge_feedback(self) -> None:
         if self._feedback is None or self.judge is None:
@@ -224,10 +233,7 @@ class Bridge:
         self.judge.join.expire(now)
         if not labels:
             return
-        for role, window in self.judge.windows.items():
-            self.metrics.joined_events.labels(role).set(window.joined)
-            if window.joined:
-                self.metrics.joined_error.labels(role).set(window.rate)
+        self._export_judge()
         if time.monotonic() < self._next_promotion_try:
             return
         decision = self.judge.decide()

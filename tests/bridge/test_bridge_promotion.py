@@ -40,14 +40,17 @@ def _train(seed: int) -> LogisticRegression:
     return LogisticRegression().fit(pd.DataFrame(features, columns=list(FEATURES)), labels)
 
 
-def _register(name: str, estimator: LogisticRegression, alias: str) -> str:
+def _register(name: str, estimator: LogisticRegression, alias: str | None = None) -> str:
+    """A new version of ``name`` (with ``alias`` pointing at it, if given)."""
     example = pd.DataFrame([[0.0] * len(FEATURES)], columns=list(FEATURES))
     mlflow.set_experiment("helicon-bridge-tests")
     with mlflow.start_run():
-        info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=name,
+        # pip_requirements=[]: inferring them imports the model in a subprocess, minutes on a loaded machine.
+        info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=name, pip_requirements=[],
                                         signature=infer_signature(example, estimator.predict(example)))
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(name, alias, version)
+    if alias is not None:
+        MlflowClient().set_registered_model_alias(name, alias, version)
     return version
 
 
@@ -136,6 +139,7 @@ def test_a_better_challenger_registered_mid_stream_is_canaried_then_promoted(
     name = f"bridge-promote-{uuid.uuid4().hex[:6]}"
     old, new = _train(7), _train(8)
     v1 = _register(name, old, "champion")
+    v2 = _register(name, new)
     _create_topics(platform, topics)
     log_file = tmp_path / "bridge.log"
     config = write_config(tmp_path / "bridge.yaml", bootstrap=platform.bootstrap, input_topic=topics.features,
@@ -150,12 +154,17 @@ def test_a_better_challenger_registered_mid_stream_is_canaried_then_promoted(
     assert _first(log_file, "challenger alias not found; serving the champion only until it appears") is not None
 
     # The labels are what the new model says: the challenger is right, the champion often wrong.
+    clock = time.monotonic()
     with Stream(platform, topics, _predict_one(new)) as stream:
         stream.wait_sent(300)
         registered_at = len(stream.sent)
-        v2 = _register(name, new, "challenger")
+        MlflowClient().set_registered_model_alias(name, "challenger", v2)   # the retraining job's last step
+        print(f"challenger registered after {time.monotonic() - clock:.1f} s, {registered_at} events")
+        assert wait_for(lambda: _first(log_file, "canary started") is not None, timeout=120), log_file.read_text()
+        print(f"canary started after {time.monotonic() - clock:.1f} s, {len(stream.sent)} events")
         assert wait_for(lambda: _first(log_file, "model promoted") is not None, timeout=120), log_file.read_text()
         promoted_at = len(stream.sent)
+        print(f"promoted after {time.monotonic() - clock:.1f} s, {promoted_at} events")
         stream.wait_sent(promoted_at + 300)
         port = started["http_port"]
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -208,12 +217,14 @@ def _running(settings: BridgeSettings) -> Iterator[Bridge]:
         assert not thread.is_alive(), "the bridge did not stop within 60 s"
 
 
-def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_is_deleted(
+def test_a_worse_challenger_is_not_promoted_the_canary_follows_its_alias_and_stops_when_it_is_deleted(
     platform: Platform, topics: PipelineTopics,
 ) -> None:
     name = f"bridge-keep-{uuid.uuid4().hex[:6]}"
     old, new = _train(7), _train(8)
     v1 = _register(name, old, "champion")
+    v2 = _register(name, new)
+    v3 = _register(name, _train(9))
     _create_topics(platform, topics)
     settings = BridgeSettings(bootstrap=platform.bootstrap, input_topic=topics.features, output_topic=topics.predictions,
                               dlq_topic=topics.dlq, group=f"{topics.features}-bridge", model_uri=f"models:/{name}@champion",
@@ -225,7 +236,7 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
         assert judge is not None
         with Stream(platform, topics, _predict_one(old)) as stream:
             stream.wait_sent(200)
-            v2 = _register(name, new, "challenger")
+            MlflowClient().set_registered_model_alias(name, "challenger", v2)
             assert wait_for(lambda: "challenger" in bridge.slots, timeout=60)
             assert wait_for(lambda: min(w.joined for w in judge.windows.values()) >= 2 * MIN_JOINED, timeout=120), \
                 {role: window.joined for role, window in judge.windows.items()}
@@ -233,6 +244,13 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
             assert bridge.metrics.promotions._value.get() == 0
             assert _aliases(name) == {"champion": v1, "challenger": v2}
             assert bridge.slots["champion"].backend.ref.version == v1
+
+            MlflowClient().set_registered_model_alias(name, "challenger", v3)   # a newer retrain
+            assert wait_for(lambda: bridge.slots["challenger"].backend.ref.version == v3, timeout=60)
+            assert wait_for(lambda: judge.challenger == v3, timeout=10), "a new measuring period"
+            assert judge.windows["challenger"].joined < MIN_JOINED
+            moved_at = len(stream.sent)
+            stream.wait_sent(moved_at + 100)
 
             MlflowClient().delete_registered_model_alias(name, "challenger")
             assert wait_for(lambda: "challenger" not in bridge.slots, timeout=60)
@@ -245,6 +263,7 @@ def test_a_worse_challenger_is_not_promoted_and_the_canary_stops_when_its_alias_
     assert Counter(p["id"] for p in out) == Counter(event_id for event_id, _ in sent)
     answer = {p["id"]: p["model"] for p in out}
     answered_by = [(answer[event_id]["role"], answer[event_id]["version"]) for event_id, _ in sent]
-    assert ("challenger", v2) in answered_by
+    assert ("challenger", v2) in answered_by and ("challenger", v2) not in answered_by[moved_at:]
+    assert ("challenger", v3) in answered_by[moved_at:stopped_at]
     assert set(answered_by[stopped_at:]) == {("champion", v1)}, "no canary once its alias is gone"
     assert _aliases(name) == {"champion": v1}
