@@ -86,3 +86,37 @@ def test_report_dir_default_and_flags_are_documented() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for flag in ("--short", "--report", "--no-live", "--seed", "--keep-up", "--events", "--pipeline", "--state-dir"):
         assert flag in readme, flag
+
+
+def test_ctrl_c_mid_stream_stops_every_process_and_exits_130(local_platform: PlatformStatus, tmp_path: Path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    demo = subprocess.Popen([sys.executable, "-m", "helicon.runtime.cli.main", "demo", "--short", "--no-live",
+                             "--report", str(tmp_path / "report"), "--pipeline", f"demo-int-{uuid.uuid4().hex[:8]}",
+                             "--state-dir", str(local_platform.state_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            lines.append(line)
+            if "3. Stream" in line:
+                break
+        time.sleep(5)
+        children = [child.pid for child in psutil.Process(demo.pid).children(recursive=True)]
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    output = "".join(lines) + rest
+    assert demo.returncode == 130, output[-3000:]
+    started = {int(pid) for pid in re.findall(r"\(pid\s+(\d+),", output)}
+    assert len(started) == 3 and started <= set(children), output[-3000:]
+    assert not [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert "interrupted" in rest and not (tmp_path / "report" / "summary.json").exists()
+    assert run_cli(["local", "status", "--state-dir", str(local_platform.state_dir), "--json"]).returncode == 0
