@@ -12,7 +12,6 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from helicon.infra.local import PlatformStatus
 from helicon.runtime.contracts import PipelineTopics
 from helicon.runtime.demo import first_slice
-from tests.helpers import run_cli
 
 EVENTS = 300
 
@@ -83,13 +82,3 @@ def first_slice_frame(rows: list[dict]):  # noqa: ANN201
     import pandas as pd
 
     return pd.DataFrame.from_records(rows, columns=list(first_slice.FEATURE_NAMES))
-
-
-def test_demo_command_streams_through_the_running_platform(local_platform: PlatformStatus) -> None:
-    pipeline = f"demo-{uuid.uuid4().hex[:8]}"
-    completed = run_cli(["demo", "--state-dir", str(local_platform.state_dir), "--events", "40", "--pipeline", pipeline])
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "predictions received 40" in completed.stdout and "missing 0" in completed.stdout
-    assert "agree with the model scored in this process: 40/40" in completed.stdout
-    status = run_cli(["local", "status", "--state-dir", str(local_platform.state_dir), "--json"])
-    assert status.returncode == 0, "the demo must leave a platform it did not start running"
