@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg.blas import sger
+from scipy.linalg.blas import saxpy, sger
 
 
 @dataclass
@@ -117,9 +117,10 @@ def fused_step(parameters: Parameters, forward: Forward, target: np.ndarray, alp
             own = head_of_layer[layer - 1]
             if own is not None:
                 error_above += d_hidden[own]
-        if batch == 1:
-            sger(-learning_rate, d_pre[0], below[0], a=parameters.weights_t[layer], overwrite_a=True)
-            parameters.biases[layer] -= learning_rate * d_pre[0]
+        if batch == 1:                                         # BLAS in place: W += −η·below ⊗ d, b += −η·d
+            gradient = d_pre[0]
+            sger(-learning_rate, gradient, below[0], a=parameters.weights_t[layer], overwrite_a=True)
+            saxpy(gradient, parameters.biases[layer], a=-learning_rate)
         else:
             parameters.weights[layer] -= learning_rate * np.matmul(below.T, d_pre)
             parameters.biases[layer] -= learning_rate * d_pre.sum(axis=0)
