@@ -2,9 +2,10 @@
 
 Run:  .venv/bin/python bench/learn/run.py            (writes bench/results/learn.md)
 
-1. HBP 20 × 100 predict+learn, batch size 1, on the CPU: the fused implementation (one backward
-   pass for all heads, written out) next to the straightforward one (autograd, one backward pass
-   per head), on the same Syn8-style stream.
+1. HBP 20 × 100 predict+learn, batch size 1, on the CPU: the fused implementation (one pass down
+   for all heads, written out without autograd, runtime/learn/hbp_fast.py) next to the
+   straightforward one (autograd, one backward pass per head, runtime/learn/hbp_reference.py), on
+   the same Syn8-style stream, one after the other in this process.
 2. The learner service (`helicon run learn`'s Learner, real Kafka of a local platform started on
    free ports) next to river's in-process `evaluate.progressive_val_score`, on the same stream and
    model; and HBP in the service next to HBP in-process.
@@ -142,7 +143,7 @@ def main() -> None:
         "",
         "| implementation | examples/s (wall clock) | examples per CPU-second |",
         "|---|---|---|",
-        f"| fused: one backward pass for all heads (Helicon) | {fused[0]:,.0f} | {fused[1]:,.0f} |",
+        f"| fused: one pass down for all heads, no autograd (Helicon) | {fused[0]:,.0f} | {fused[1]:,.0f} |",
         f"| per head: autograd, one backward pass per head ({arguments.per_head_examples} examples) | {per_head[0]:,.0f} | {per_head[1]:,.0f} |",
         f"| speed-up | {fused[0] / per_head[0]:.1f}× | {fused[1] / per_head[1]:.1f}× |",
         "",

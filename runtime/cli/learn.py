@@ -113,7 +113,7 @@ def run_learn(
 @app.command()
 def harness(
     examples: Annotated[int, typer.Option("--examples", help="Examples per stream (the paper used 4.5–5 million).")] = 20_000,
-    output: Annotated[Path, typer.Option("--output", help="Directory for learning-results.md, results.json and alpha-*.png.")] = Path("docs/results/learning"),
+    output: Annotated[Path, typer.Option("--output", help="Directory for learning-results.md, results.json and alpha-*.png.")] = Path("bench/results/learning"),
     streams: Annotated[str, typer.Option("--streams", help="Comma-separated: syn8, cd1, cd2.")] = "syn8,cd1,cd2",
     models: Annotated[str | None, typer.Option("--models", help="Semicolon-separated specs (default: HBP-20, MLP depths 2,3,4,8,16,20, river baselines).")] = None,
     units: Annotated[int, typer.Option("--units", help="Width of every network (paper: 100).")] = 100,

@@ -2,9 +2,9 @@
 
 ``helicon learn harness`` generates the stationary deep-network stream (Syn8) and the two
 concept-drift streams (CD1: C1→C2→C1, CD2: C1→C2→C3) of Sahoo et al. (2018, Table 1), runs every
-model prequentially on each, and writes a Markdown results table (final cumulative error %, as the
-paper's Table 4, plus the error over the last fifth of the stream) and one plot per stream of HBP's
-α over time, with the drift points marked.
+model prequentially on each, and writes a Markdown results table (cumulative error % at checkpoints
+of the stream — 1k, 5k, 20k, … — and at its end, as the paper's Table 4, plus the error over the last
+fifth of the stream) and one plot per stream of HBP's α over time, with the drift points marked.
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ RIVER_BASELINES = (
     "river:preprocessing.StandardScaler|linear_model.LogisticRegression",
     "river:tree.HoeffdingAdaptiveTreeClassifier",
 )
+CHECKPOINTS = (1_000, 5_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
 STREAMS = {"syn8": "Syn8 (stationary, 8-layer target)", "cd1": "CD1 (C1→C2→C1)", "cd2": "CD2 (C1→C2→C3)"}
 
 
 def default_models(units: int = 100) -> list[str]:
-    return [f"hbp:layers=20,units={units}", *(f"mlp:layers={depth},units={units}" for depth in DEPTHS), *RIVER_BASELINES]
+    """HBP-20 (hedge on ``1 − p(y)``, and on min-max-scaled losses), the fixed depths, river."""
+    return [f"hbp:layers=20,units={units}", f"hbp:layers=20,units={units},hedge_loss=minmax",
+            *(f"mlp:layers={depth},units={units}" for depth in DEPTHS), *RIVER_BASELINES]
 
 
 def run_one(spec: str, rows: Sequence[tuple[dict[str, Any], int]], alpha_every: int) -> dict[str, Any]:
@@ -40,6 +43,7 @@ def run_one(spec: str, rows: Sequence[tuple[dict[str, Any], int]], alpha_every: 
     tail = PrequentialMetrics("classification")
     tail_start = len(rows) - len(rows) // 5
     alpha_trace: list[tuple[int, list[float]]] = []
+    at: dict[int, float] = {}
     started = time.perf_counter()
     for index, (features, label) in enumerate(rows):
         prediction = model.predict_one(features)
@@ -47,10 +51,12 @@ def run_one(spec: str, rows: Sequence[tuple[dict[str, Any], int]], alpha_every: 
         if index >= tail_start:
             tail.update(label, prediction)
         model.learn_one(features, label)
+        if index + 1 in CHECKPOINTS:
+            at[index + 1] = 100 * (1 - scores.values()["accuracy"])
         if spec.startswith("hbp") and (index + 1) % alpha_every == 0:
             alpha_trace.append((index + 1, list(model.alpha)))
     seconds = time.perf_counter() - started
-    return {"model": spec, "error": 100 * (1 - scores.values()["accuracy"]),
+    return {"model": spec, "error": 100 * (1 - scores.values()["accuracy"]), "error_at": at,
             "tail_error": 100 * (1 - tail.values()["accuracy"]), "rate": len(rows) / seconds,
             "alpha": alpha_trace}
 
@@ -80,31 +86,40 @@ def run_harness(examples: int, output: Path, models: Sequence[str] | None = None
 
 def render_table(results: dict[str, list[dict[str, Any]]], examples: int, seed: int) -> str:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    marks = [mark for mark in CHECKPOINTS if mark < examples] + [examples]
     lines = [
         "# Online deep learning: HBP-20 against fixed depths and river baselines",
         "",
         f"Prequential (test-then-train), single pass, batch size 1; {examples:,} examples per stream, seed {seed}.",
         f"Machine: {platform.machine()}, nproc {os.cpu_count()}, load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} "
         "(rates are noisy when the machine is shared).",
-        "Written by `helicon learn harness`; rerun it to reproduce. Error = final cumulative error rate (%),",
-        "as in the paper's Table 4; *last fifth* = error over the last 20% of the stream.",
+        f"Written by `helicon learn harness --examples {examples} --seed {seed}`; rerun it to reproduce.",
+        "Error = cumulative error rate (%) after the first *n* examples (the paper's Table 4 reports it at",
+        "the end of the stream); *last fifth* = error over the last 20% of the stream. Best per column in bold.",
         "",
-        "| model | " + " | ".join(f"{stream} error | {stream} last fifth" for stream in results) + " | ex/s (syn8) |",
-        "|---|" + "---|---|" * len(results) + "---|",
     ]
-    specs = [outcome["model"] for outcome in next(iter(results.values()))]
-    for spec in specs:
-        cells = []
-        for outcomes in results.values():
-            outcome = next(item for item in outcomes if item["model"] == spec)
-            best = min(item["error"] for item in outcomes)
-            mark = "**" if abs(outcome["error"] - best) < 1e-9 else ""
-            cells.append(f"{mark}{outcome['error']:.2f}{mark} | {outcome['tail_error']:.2f}")
-        rate = next(item for item in next(iter(results.values())) if item["model"] == spec)["rate"]
-        escaped = spec.replace("|", "\\|")  # a pipeline's "|" would split the Markdown cell
-        lines.append(f"| `{escaped}` | " + " | ".join(cells) + f" | {rate:,.0f} |")
-    lines += ["", "α over time (HBP-20): " + ", ".join(f"![{stream}](alpha-{stream}.png)" for stream in results), ""]
+    for stream, outcomes in results.items():
+        columns = [*(f"{mark:,}" for mark in marks), "last fifth"]
+        lines += [f"## {STREAMS.get(stream, stream)}", "",
+                  "| model | " + " | ".join(f"error @ {column}" if column != "last fifth" else column for column in columns)
+                  + " | ex/s |",
+                  "|---|" + "---|" * len(columns) + "---|"]
+        values = {outcome["model"]: [*(_at(outcome, mark, examples) for mark in marks), outcome["tail_error"]]
+                  for outcome in outcomes}
+        best = [min(row[index] for row in values.values()) for index in range(len(columns))]
+        for outcome in outcomes:
+            cells = [f"**{value:.2f}**" if abs(value - best[index]) < 1e-9 else f"{value:.2f}"
+                     for index, value in enumerate(values[outcome["model"]])]
+            escaped = outcome["model"].replace("|", "\\|")  # a pipeline's "|" would split the Markdown cell
+            lines.append(f"| `{escaped}` | " + " | ".join(cells) + f" | {outcome['rate']:,.0f} |")
+        lines += ["", f"![α over time, {stream}](alpha-{stream}.png)", ""]
     return "\n".join(lines)
+
+
+def _at(outcome: dict[str, Any], mark: int, examples: int) -> float:
+    if mark == examples:
+        return float(outcome["error"])
+    return float(outcome["error_at"].get(mark, outcome["error_at"].get(str(mark), float("nan"))))
 
 
 def plot_alpha(trace: list[tuple[int, list[float]]], path: Path, title: str, segments: int, examples: int) -> None:

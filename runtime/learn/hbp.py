@@ -14,10 +14,11 @@ Networks on the Fly", IJCAI 2018 (arXiv 1711.03705), §3.3 and Algorithm 1:
   layers beneath it, weighted by its α.
 
 The gradient of ``Σ_j α(j) L(f(j))`` with respect to ``W(l)`` is exactly ``Σ_{j ≥ l} α(j) ∇W(l)
-L(f(j))``, because head ``j`` depends only on layers ``1..j``. So the *fused* implementation takes
-one backward pass of the α-weighted sum of all heads' losses; the *per-head* implementation (kept for
-the benchmark and as a check) back-propagates each head on its own and accumulates, as public
-implementations do. Both give the same update (tested).
+L(f(j))``, because head ``j`` depends only on layers ``1..j``. So the *fused* implementation
+(:mod:`.hbp_fast`) takes one backward pass, written out by hand on numpy views of the torch
+parameters, with no autograd; the *per-head* implementation (:mod:`.hbp_reference`, kept for the
+benchmark and as the reference) back-propagates each head on its own with autograd and accumulates,
+as public implementations do. Both give the same parameters, α and predictions (tested).
 
 The loss the hedge sees must be in (0, 1) (the paper's condition for the regret bound): for
 classification it is ``1 − p(y)``, the head's probability of being wrong; for regression
@@ -37,13 +38,18 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from helicon.runtime.learn.features import FeatureEncoder
+from helicon.runtime.learn.hbp_fast import Forward, Parameters, fused_step, heads, hidden_states
+from helicon.runtime.learn.hbp_reference import per_head_step
 
 Task = Literal["classification", "regression"]
 Implementation = Literal["fused", "per_head"]
+HedgeLoss = Literal["probability", "minmax"]
+Init = Literal["he", "torch"]
 
 #: exponential smoothing of each head's rolling error: about the last 100 examples
 _ROLLING = 0.01
@@ -60,17 +66,25 @@ class HedgeBackprop:
         smoothing: ``s``; every α is floored at ``s / (number of heads)`` (paper: 0.2).
         learning_rate: SGD step ``η`` (paper: 0.01).
         hedge: ``False`` freezes α: with ``head_layers=[layers]`` that is plain online backprop.
+        hedge_loss: the per-head loss the hedge step sees, in [0, 1]: ``"probability"`` (``1 − p(y)``;
+            regression ``e²/(1+e²)``) or ``"minmax"`` (each example's training losses min-max
+            normalised across the heads: the best head 0, the worst 1, as the authors' code does).
+        init: ``"he"`` (weights uniform with variance 2/fan-in, zero biases: the signal keeps its
+            scale through 20 ReLU layers) or ``"torch"`` (``torch.nn.Linear``'s default, variance
+            1/(3·fan-in), under which it shrinks ~6× per layer).
         head_layers: 1-based hidden layers that carry an output head (default: every layer).
         implementation: ``"fused"`` (one backward pass for all heads) or ``"per_head"``.
         scale_inputs: standardise inputs with running mean and variance.
         seed: seed of the weight initialisation.
-        torch_threads: sets torch's intra-op threads for the process (``None`` leaves them). One
-            thread is fastest for batch-size-1 steps, and far faster on a busy machine, where
-            torch's thread pool spins against other processes (25× measured on 2 loaded cores).
+        torch_threads: sets torch's intra-op threads and the BLAS threads of numpy and scipy for
+            the process (``None`` leaves them). One thread is fastest for batch-size-1 steps, and
+            far faster on a busy machine, where thread pools spin against other processes (25×
+            measured for torch, ~100× for OpenBLAS, on 2 loaded cores).
     """
 
     def __init__(self, task: Task = "classification", layers: int = 20, units: int = 100, beta: float = 0.99,
                  smoothing: float = 0.2, learning_rate: float = 0.01, hedge: bool = True,
+                 hedge_loss: HedgeLoss = "probability", init: Init = "he",
                  head_layers: Sequence[int] | None = None, implementation: Implementation = "fused",
                  scale_inputs: bool = True, seed: int = 0, torch_threads: int | None = 1) -> None:
         if task not in ("classification", "regression"):
@@ -87,8 +101,14 @@ class HedgeBackprop:
             raise ValueError(f"learning_rate must be > 0 (got {learning_rate})")
         if implementation not in ("fused", "per_head"):
             raise ValueError(f"implementation must be 'fused' or 'per_head' (got {implementation!r})")
+        if hedge_loss not in ("probability", "minmax"):
+            raise ValueError(f"hedge_loss must be 'probability' or 'minmax' (got {hedge_loss!r})")
+        if init not in ("he", "torch"):
+            raise ValueError(f"init must be 'he' or 'torch' (got {init!r})")
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
+            # numpy's and scipy's OpenBLAS too: threads spinning on 100-element vectors cost ~100×.
+            threadpool_limits(torch_threads, user_api="blas")
         heads = sorted(set(head_layers)) if head_layers is not None else list(range(1, layers + 1))
         if not heads or heads[0] < 1 or heads[-1] > layers:
             raise ValueError(f"head_layers must be within 1..{layers} (got {list(head_layers or [])})")
@@ -96,6 +116,7 @@ class HedgeBackprop:
         self.layers, self.units = layers, units
         self.beta, self.smoothing, self.learning_rate = beta, smoothing, learning_rate
         self.hedge, self.head_layers, self.implementation = hedge, heads, implementation
+        self.hedge_loss, self.init = hedge_loss, init
         self.seed, self.torch_threads = seed, torch_threads
         self.encoder = FeatureEncoder(scale=scale_inputs)
         self.classes: list[Any] = []
@@ -107,8 +128,16 @@ class HedgeBackprop:
         self.biases: list[torch.Tensor] = []
         self.head_weights: torch.Tensor | None = None  # [heads, units, outputs]
         self.head_biases: torch.Tensor | None = None   # [heads, outputs]
-        #: (version, rows, inputs, hidden states) of the last prediction, reused by the next learn
-        self._cache: tuple[int, list[Any], torch.Tensor, list[torch.Tensor]] | None = None
+        self._head_of_layer: list[int | None] = [None] * layers    # 0-based layer → its head, if any
+        for index, layer in enumerate(heads):
+            self._head_of_layer[layer - 1] = index
+        contiguous = heads == list(range(heads[0], heads[-1] + 1))
+        self._head_slice = slice(heads[0] - 1, heads[-1]) if contiguous else None
+        self._head_index = np.array([layer - 1 for layer in heads])
+        self._arrays: Parameters | None = None          # numpy views of the parameters (hbp_fast)
+        self._buffer: np.ndarray | None = None           # hidden states, [layers, batch, units]
+        #: the last prediction's forward pass, reused by a learning step on the same rows
+        self._cache: Forward | None = None
         self._version = 0
 
     # -- what users call ---------------------------------------------------------------------------
@@ -146,25 +175,29 @@ class HedgeBackprop:
             raise ValueError(f"learn_many: {len(rows)} rows but {len(targets)} targets")
         if not rows:
             return
-        raw = self.encoder.raw(rows)
+        cached, self._cache = self._cache, None
+        if cached is None or cached.version != self._version or cached.rows != rows:
+            cached = None
+        raw = cached.raw if cached is not None else self.encoder.raw(rows)
         self._ensure_built(raw.shape[1])
         target = self._encode_targets(targets)
-        cached = self._cache
-        if cached is not None and cached[0] == self._version and cached[1] == rows:
-            inputs, hidden = cached[2], cached[3]
-        else:
-            inputs = self.encoder.transform(raw)
-            hidden = self._hidden(inputs)
-        self._cache = None
         if self.implementation == "fused":
-            per_head, head_outputs = self._fused_step(inputs, hidden, target)
+            if cached is None:
+                cached = self._forward(rows, raw)
+            elif cached.classes != len(self.classes):   # a new class since the prediction
+                self._heads(cached)
+            assert self._arrays is not None
+            bounded, wrong = fused_step(self._arrays, cached, target, self.alpha_tensor.numpy(),
+                                        self.learning_rate, self._head_of_layer, self._target_std())
         else:
-            per_head, head_outputs = self._per_head_step(inputs, target)
+            inputs = torch.from_numpy(cached.inputs if cached is not None else self.encoder.transform(raw))
+            losses, errors = per_head_step(self, inputs, torch.from_numpy(target))
+            bounded, wrong = losses.numpy(), errors.numpy()
         # The input statistics learn after the network, so that the example is learnt exactly as
         # it was predicted (and a prediction's forward pass can be reused).
         self.encoder.update_many(raw)
         self._version += 1
-        self._after_step(per_head, head_outputs, target)
+        self._after_step(bounded, wrong)
         self.n_seen += len(rows)
 
     def predict_proba_many(self, rows: Iterable[Mapping[str, Any]] | Any) -> list[dict[Any, float]]:
@@ -174,8 +207,7 @@ class HedgeBackprop:
         rows = _as_rows(rows)
         if self.head_weights is None or not self.classes:
             return [{} for _ in rows]
-        with torch.no_grad():
-            probabilities = self._mixture(self._predict_forward(rows))
+        probabilities = self._mixture(self._predict_forward(rows))
         return [dict(zip(self.classes, row)) for row in probabilities.tolist()]
 
     def predict_many(self, rows: Iterable[Mapping[str, Any]] | Any) -> list[Any]:
@@ -183,14 +215,14 @@ class HedgeBackprop:
         rows = _as_rows(rows)
         if self.head_weights is None:
             return [None if self.task == "classification" else 0.0 for _ in rows]
-        with torch.no_grad():
-            head_outputs = self._predict_forward(rows)
-            if self.task == "classification":
-                if not self.classes:
-                    return [None for _ in rows]
-                return [self.classes[index] for index in self._mixture(head_outputs).argmax(dim=1).tolist()]
-            estimate = self.alpha_tensor @ head_outputs[:, :, 0]
-            return (estimate * self._target_std() + self._target_mean).tolist()
+        if self.task == "classification" and not self.classes:
+            return [None for _ in rows]
+        forward = self._predict_forward(rows)
+        if self.task == "classification":
+            return [self.classes[index] for index in self._mixture(forward).argmax(axis=1).tolist()]
+        assert forward.outputs is not None
+        estimate = self.alpha_tensor.numpy() @ forward.outputs[:, :, 0]
+        return (estimate * self._target_std() + self._target_mean).tolist()
 
     # -- state: checkpoints and merging ------------------------------------------------------------
 
@@ -198,6 +230,7 @@ class HedgeBackprop:
         """The constructor arguments, so that ``HedgeBackprop(**model.config())`` is a fresh twin."""
         return {"task": self.task, "layers": self.layers, "units": self.units, "beta": self.beta,
                 "smoothing": self.smoothing, "learning_rate": self.learning_rate, "hedge": self.hedge,
+                "hedge_loss": self.hedge_loss, "init": self.init,
                 "head_layers": list(self.head_layers), "implementation": self.implementation,
                 "scale_inputs": self.encoder.scale, "seed": self.seed, "torch_threads": self.torch_threads}
 
@@ -228,30 +261,33 @@ class HedgeBackprop:
         model.biases = [b.clone() for b in state["biases"]]
         model.head_weights = None if state["head_weights"] is None else state["head_weights"].clone()
         model.head_biases = None if state["head_biases"] is None else state["head_biases"].clone()
+        model._bind()
         return model
 
     # -- internals ---------------------------------------------------------------------------------
-
-    def _parameters(self) -> list[torch.Tensor]:
-        assert self.head_weights is not None and self.head_biases is not None
-        return [*self.weights, *self.biases, self.head_weights, self.head_biases]
 
     def _ensure_built(self, width: int) -> None:
         if self.weights:
             return
         generator = torch.Generator().manual_seed(self.seed)
         fan_in = width
+        he = self.init == "he"
         for _ in range(self.layers):
-            bound = 1.0 / math.sqrt(fan_in)  # torch.nn.Linear's default initialisation
+            # He: U(±√(6/fan-in)), variance 2/fan-in; torch.nn.Linear: U(±1/√fan-in) for weights and biases
+            bound = math.sqrt(6.0 / fan_in) if he else 1.0 / math.sqrt(fan_in)
             self.weights.append((torch.rand(fan_in, self.units, generator=generator) * 2 - 1) * bound)
-            self.biases.append((torch.rand(self.units, generator=generator) * 2 - 1) * bound)
+            bias = torch.rand(self.units, generator=generator)
+            self.biases.append(torch.zeros(self.units) if he else (bias * 2 - 1) * bound)
             fan_in = self.units
         outputs = 1 if self.task == "regression" else 0
         bound = 1.0 / math.sqrt(self.units)
-        self.head_weights = (torch.rand(len(self.head_layers), self.units, outputs, generator=generator) * 2 - 1) * bound
-        self.head_biases = (torch.rand(len(self.head_layers), outputs, generator=generator) * 2 - 1) * bound
+        heads = len(self.head_layers)
+        self.head_weights = (torch.rand(heads, self.units, outputs, generator=generator) * 2 - 1) * bound
+        head_biases = (torch.rand(heads, outputs, generator=generator) * 2 - 1) * bound
+        self.head_biases = torch.zeros(heads, outputs) if he else head_biases
+        self._bind()
 
-    def _encode_targets(self, targets: list[Any]) -> torch.Tensor:
+    def _encode_targets(self, targets: list[Any]) -> np.ndarray:
         if self.task == "regression":
             values = []
             for target in targets:
@@ -262,7 +298,7 @@ class HedgeBackprop:
                 delta = values[-1] - self._target_mean
                 self._target_mean += delta / self._target_count
                 self._target_m2 += delta * (values[-1] - self._target_mean)
-            return (torch.tensor(values) - self._target_mean) / self._target_std()
+            return (np.array(values, dtype=np.float32) - self._target_mean) / self._target_std()
         indices = []
         for target in targets:
             if target is None or isinstance(target, (dict, list)):
@@ -270,7 +306,7 @@ class HedgeBackprop:
             if target not in self.classes:
                 self._add_class(target)
             indices.append(self.classes.index(target))
-        return torch.tensor(indices, dtype=torch.long)
+        return np.array(indices, dtype=np.int64)
 
     def _add_class(self, label: Any) -> None:
         assert self.head_weights is not None and self.head_biases is not None
@@ -280,6 +316,7 @@ class HedgeBackprop:
         self.head_weights = torch.cat([self.head_weights, torch.zeros(heads, self.units, 1)], dim=2)
         self.head_biases = torch.cat([self.head_biases, torch.zeros(heads, 1)], dim=1)
         self.classes.append(label)
+        self._bind()
 
     def _target_std(self) -> float:
         if self._target_count < 2:
@@ -287,114 +324,61 @@ class HedgeBackprop:
         variance = self._target_m2 / self._target_count
         return math.sqrt(variance) if variance > 0 else 1.0
 
-    def _predict_forward(self, rows: list[Mapping[str, Any]]) -> torch.Tensor:
-        inputs = self.encoder.encode(rows)
-        hidden = self._hidden(inputs)
-        self._cache = (self._version, [dict(row) for row in rows], inputs, hidden)
-        return self._heads(hidden)
+    def _predict_forward(self, rows: list[Mapping[str, Any]]) -> Forward:
+        forward = self._forward(rows, self.encoder.raw(rows))
+        self._cache = forward
+        return forward
 
-    def _fused_step(self, inputs: torch.Tensor, hidden: list[torch.Tensor],
-                    target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One backward pass for all heads, written out and applied in place (see the module doc).
-
-        The gradient of ``Σ_j α(j) loss(j)`` reaches ``W(l)`` only from heads ``j ≥ l``: walking down
-        from the top, each layer's error is the error from above plus its own head's, α-weighted.
-        """
+    def _bind(self) -> None:
+        """numpy views of the parameters for the fused step (rebound when a parameter is replaced)."""
         assert self.head_weights is not None and self.head_biases is not None
-        with torch.no_grad():
-            head_outputs = self._heads(hidden)                       # [heads, batch, outputs]
-            per_head = self._head_losses(head_outputs, target)       # [heads, batch]
-            batch = inputs.shape[0]
-            if self.task == "classification":
-                d_outputs = F.softmax(head_outputs, dim=2)
-                d_outputs[:, torch.arange(batch), target] -= 1.0
-            else:
-                d_outputs = head_outputs - target.view(1, -1, 1)
-            d_outputs *= (self.alpha_tensor / batch).view(-1, 1, 1)
-            d_hidden_from_heads = torch.bmm(d_outputs, self.head_weights.transpose(1, 2))  # [heads, batch, units]
-            stacked = torch.stack([hidden[layer - 1] for layer in self.head_layers])
-            self.head_weights.baddbmm_(stacked.transpose(1, 2), d_outputs, alpha=-self.learning_rate)
-            self.head_biases.add_(d_outputs.sum(dim=1), alpha=-self.learning_rate)
-            head_of_layer = {layer: index for index, layer in enumerate(self.head_layers)}
-            d_hidden: torch.Tensor | None = None
-            for layer in range(self.layers, 0, -1):
-                if layer in head_of_layer:
-                    own = d_hidden_from_heads[head_of_layer[layer]]
-                    d_hidden = own if d_hidden is None else d_hidden + own
-                if d_hidden is None:
-                    continue                                          # no head at or above this layer
-                d_pre = torch.ops.aten.threshold_backward(d_hidden, hidden[layer - 1], 0)
-                below = hidden[layer - 2] if layer > 1 else inputs
-                weight = self.weights[layer - 1]
-                d_hidden = torch.mm(d_pre, weight.t()) if layer > 1 else None
-                weight.addmm_(below.t(), d_pre, alpha=-self.learning_rate)
-                self.biases[layer - 1].add_(d_pre.sum(dim=0), alpha=-self.learning_rate)
-        return per_head, head_outputs
+        self._arrays = Parameters.of(self.weights, self.biases, self.head_weights, self.head_biases)
 
-    def _per_head_step(self, inputs: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The straightforward way: autograd, one backward pass per head, gradients accumulated."""
-        params = self._parameters()
-        for parameter in params:
-            parameter.requires_grad_(True)
-        try:
-            hidden = self._hidden(inputs)
-            per_head_rows, output_rows = [], []
-            for index, layer in enumerate(self.head_layers):
-                output = torch.addmm(self.head_biases[index], hidden[layer - 1], self.head_weights[index])
-                loss = self._head_losses(output.unsqueeze(0), target)[0]
-                (self.alpha_tensor[index] * loss.mean()).backward(retain_graph=True)
-                per_head_rows.append(loss.detach())
-                output_rows.append(output.detach())
-            with torch.no_grad():
-                grads = [parameter.grad if parameter.grad is not None else torch.zeros_like(parameter)
-                         for parameter in params]
-                torch._foreach_add_(params, grads, alpha=-self.learning_rate)
-        finally:
-            for parameter in params:
-                parameter.requires_grad_(False)
-                parameter.grad = None
-        return torch.stack(per_head_rows), torch.stack(output_rows)
+    def _forward(self, rows: list[Mapping[str, Any]], raw: np.ndarray) -> Forward:
+        """Hidden states into the preallocated buffer, then every head (no autograd)."""
+        assert self._arrays is not None
+        inputs = self.encoder.transform(raw)
+        batch = inputs.shape[0]
+        if self._buffer is None or self._buffer.shape[1] != batch:
+            self._buffer = np.empty((self.layers, batch, self.units), dtype=np.float32)
+        hidden_states(self._arrays, inputs, self._buffer)
+        stacked = (self._buffer[self._head_slice] if self._head_slice is not None
+                   else self._buffer[self._head_index])
+        forward = Forward(self._version, [dict(row) for row in rows], raw, inputs, self._buffer, stacked)
+        self._heads(forward)
+        return forward
 
-    def _hidden(self, inputs: torch.Tensor) -> list[torch.Tensor]:
-        hidden, state = [], inputs
-        for weight, bias in zip(self.weights, self.biases):
-            state = torch.relu(torch.addmm(bias, state, weight))
-            hidden.append(state)
-        return hidden
+    def _heads(self, forward: Forward) -> None:
+        assert self._arrays is not None
+        heads(self._arrays, forward, self.task == "classification")
+        forward.classes = len(self.classes)
 
-    def _heads(self, hidden: list[torch.Tensor]) -> torch.Tensor:
-        """Every head's output, ``[heads, batch, outputs]`` (logits or standardised estimates)."""
-        assert self.head_weights is not None and self.head_biases is not None
-        stacked = torch.stack([hidden[layer - 1] for layer in self.head_layers])
-        return torch.baddbmm(self.head_biases.unsqueeze(1), stacked, self.head_weights)
+    def _mixture(self, forward: Forward) -> np.ndarray:
+        """``Σ_l α(l) softmax(f(l))``, ``[batch, classes]``."""
+        assert forward.probabilities is not None
+        heads_count, batch, classes = forward.probabilities.shape
+        mixed = self.alpha_tensor.numpy() @ forward.probabilities.reshape(heads_count, batch * classes)
+        return mixed.reshape(batch, classes)
 
-    def _head_losses(self, head_outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Each head's training loss per example, ``[heads, batch]``: cross-entropy or ½·error²."""
-        if self.task == "regression":
-            return 0.5 * (head_outputs[:, :, 0] - target) ** 2
-        log_probabilities = F.log_softmax(head_outputs, dim=2)
-        index = target.view(1, -1, 1).expand(head_outputs.shape[0], -1, 1)
-        return -log_probabilities.gather(2, index).squeeze(2)
-
-    def _mixture(self, head_outputs: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("h,hbc->bc", self.alpha_tensor, F.softmax(head_outputs, dim=2))
-
-    def _after_step(self, per_head: torch.Tensor, head_outputs: torch.Tensor, target: torch.Tensor) -> None:
-        if self.task == "classification":
-            bounded = -torch.expm1(-per_head)          # 1 − p(y), in [0, 1)
-        else:
-            squared = 2 * per_head
-            bounded = squared / (1 + squared)           # e² / (1 + e²), in [0, 1)
+    def _after_step(self, bounded: np.ndarray, wrong: np.ndarray) -> None:
+        """The hedge step on the losses in (0, 1), and the heads' rolling errors."""
         if self.hedge:
-            alpha = self.alpha_tensor * torch.pow(self.beta, bounded.sum(dim=1))
-            floor = self.smoothing / len(self.head_layers)
-            alpha = torch.clamp(alpha, min=floor)
-            self.alpha_tensor = alpha / alpha.sum()
-        if self.task == "classification":
-            errors = (head_outputs.argmax(dim=2) != target).float().mean(dim=1)
-        else:
-            errors = (2 * per_head).sqrt().mean(dim=1) * self._target_std()
-        self.head_error_tensor = self.head_error_tensor + _ROLLING * (errors - self.head_error_tensor)
+            if self.hedge_loss == "minmax":
+                bounded = _min_max(bounded, self.task)
+            alpha = self.alpha_tensor.numpy() * np.power(np.float32(self.beta), bounded.sum(axis=1))
+            np.maximum(alpha, np.float32(self.smoothing / len(self.head_layers)), out=alpha)
+            alpha /= alpha.sum()
+            self.alpha_tensor = torch.from_numpy(alpha)
+        errors = self.head_error_tensor.numpy()
+        self.head_error_tensor = torch.from_numpy(errors + np.float32(_ROLLING) * (wrong.mean(axis=1) - errors))
+
+
+def _min_max(bounded: np.ndarray, task: Task) -> np.ndarray:
+    """Each example's training losses (cross-entropy, or squared error) min-max scaled across heads."""
+    kept = np.minimum(bounded, np.float32(1 - 1e-7))
+    losses = -np.log1p(-kept) if task == "classification" else kept / (1 - kept)
+    low, high = losses.min(axis=0), losses.max(axis=0)
+    return (losses - low) / np.maximum(high - low, np.float32(1e-12))
 
 
 def _as_rows(rows: Iterable[Mapping[str, Any]] | Any) -> list[Mapping[str, Any]]:

@@ -43,31 +43,75 @@ def test_alpha_stays_a_distribution_and_moves_to_deeper_heads_on_a_deep_target()
             trace.append(alpha)
 
     evaluate(model, parity_stream(6_000), on_step=record)
-    shallowest = [alpha[0] for alpha in trace]
     final = trace[-1]
     assert max(range(4), key=final.__getitem__) >= 1, trace        # a deeper head leads at the end
-    assert max(shallowest) > 0.27 and final[0] < 0.1, trace          # the shallow head led early, then lost
-    assert sum(final[1:]) > 0.75 - 0.01, trace                       # the mass moved past head 1
+    assert final[0] < 0.1 and trace[0][0] > final[0] + 0.1, trace    # the shallowest head lost its share
+    assert sum(final[1:]) > 0.9, trace                               # the mass moved past head 1 (from 0.75)
 
 
-def test_fused_update_equals_back_propagating_each_head_separately() -> None:
-    for task in ("classification", "regression"):
-        fused = HedgeBackprop(task=task, layers=5, units=7, seed=3)
-        per_head = HedgeBackprop(task=task, layers=5, units=7, seed=3, implementation="per_head")
-        rng = random.Random(1)
-        for step in range(60):
-            row = {"u": rng.gauss(0, 1), "v": rng.gauss(0, 1)}
-            label = rng.choice("abc") if task == "classification" else rng.gauss(0, 3)
-            if step % 2:
-                fused.predict_one(row)    # exercises the reuse of the prediction's forward pass
-            fused.learn_one(row, label)
-            per_head.learn_one(row, label)
-        left, right = fused.state_dict(), per_head.state_dict()
-        for name in ("weights", "biases"):
-            for a, b in zip(left[name], right[name]):
-                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
-        torch.testing.assert_close(left["head_weights"], right["head_weights"], rtol=1e-4, atol=1e-6)
-        torch.testing.assert_close(left["alpha"], right["alpha"], rtol=1e-5, atol=1e-7)
+def _assert_same_model(fast: HedgeBackprop, reference: HedgeBackprop, probe: list[dict[str, float]],
+                       slack: float = 1.0) -> None:
+    """Equal to float32 rounding; ``slack`` widens the tolerance after many steps (rounding compounds)."""
+    left, right = fast.state_dict(), reference.state_dict()
+    for name in ("weights", "biases"):
+        for a, b in zip(left[name], right[name]):
+            torch.testing.assert_close(a, b, rtol=1e-4 * slack, atol=1e-6 * slack)
+    for name in ("head_weights", "head_biases"):
+        torch.testing.assert_close(left[name], right[name], rtol=1e-4 * slack, atol=1e-6 * slack)
+    torch.testing.assert_close(left["alpha"], right["alpha"], rtol=1e-5 * slack, atol=1e-7 * slack)
+    torch.testing.assert_close(left["head_errors"], right["head_errors"], rtol=1e-5 * slack, atol=1e-6 * slack)
+    if fast.task == "classification":
+        for p, q in zip(fast.predict_proba_many(probe), reference.predict_proba_many(probe)):
+            assert p.keys() == q.keys()
+            assert [p[key] for key in p] == pytest.approx([q[key] for key in p], abs=1e-6 * slack)
+    else:
+        assert fast.predict_many(probe) == pytest.approx(reference.predict_many(probe), rel=1e-5 * slack,
+                                                         abs=1e-6 * slack)
+
+
+def test_min_max_hedge_keeps_alpha_a_floored_distribution() -> None:
+    model = HedgeBackprop(layers=4, units=16, learning_rate=0.1, hedge_loss="minmax", seed=0)
+    for index, (row, label) in enumerate(parity_stream(1_500)):
+        model.predict_one(row)
+        model.learn_one(row, label)
+        assert sum(model.alpha) == pytest.approx(1.0, abs=1e-5)
+        assert min(model.alpha) >= 0.05 / 1.2 - 1e-6
+    assert model.alpha[0] < 0.1                        # the shallow head, worst on parity, sinks to the floor
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("head_layers", [None, [2, 4, 5]])
+def test_fused_step_equals_the_per_head_autograd_reference(task: str, head_layers: list[int] | None) -> None:
+    """One step, then many (single rows, a prediction reused or not, and mini-batches), on random data."""
+    options = dict(task=task, layers=5, units=7, seed=3, head_layers=head_layers, learning_rate=0.05)
+    fast = HedgeBackprop(**options)
+    reference = HedgeBackprop(**options, implementation="per_head")
+    rng = random.Random(1)
+
+    def example() -> tuple[dict[str, float], object]:
+        row = {"u": rng.gauss(0, 1), "v": rng.gauss(0, 1), "w": rng.uniform(-3, 3)}
+        return row, (rng.choice("abc") if task == "classification" else rng.gauss(5, 3))
+
+    probe = [example()[0] for _ in range(8)]
+    first = [example() for _ in range(2)]
+    for model in (fast, reference):              # build both, then compare one learning step
+        model.learn_one(*first[0])
+    _assert_same_model(fast, reference, probe)
+    fast.predict_one(first[1][0])
+    fast.learn_one(*first[1])
+    reference.learn_one(*first[1])
+    _assert_same_model(fast, reference, probe)
+    for step in range(60):
+        row, label = example()
+        if step % 2:
+            fast.predict_one(row)                  # the learning step reuses the prediction's forward pass
+        fast.learn_one(row, label)
+        reference.learn_one(row, label)
+    batch = [example() for _ in range(16)]
+    for model in (fast, reference):
+        model.learn_many([row for row, _ in batch], [label for _, label in batch])
+    _assert_same_model(fast, reference, probe, slack=20)
+    assert fast.alpha != pytest.approx([1 / len(fast.alpha)] * len(fast.alpha))   # α did move
 
 
 def test_each_head_updates_only_the_layers_beneath_it() -> None:
@@ -110,6 +154,9 @@ def test_specs() -> None:
     mlp = build_model("mlp:layers=3,units=10")
     assert mlp.head_layers == [3] and mlp.hedge is False and mlp.alpha == [1.0]
     assert build_model("hbp:layers=2,units=5,task=regression").task == "regression"
-    for bad in ("svm", "mlp:units=3", "hbp:layers", "river:nothing.Here", "hbp:layers=0"):
+    variant = build_model("hbp:layers=2,units=5,hedge_loss=minmax,init=torch")
+    assert (variant.hedge_loss, variant.init) == ("minmax", "torch")
+    for bad in ("svm", "mlp:units=3", "hbp:layers", "river:nothing.Here", "hbp:layers=0", "hbp:hedge_loss=ce",
+                "hbp:init=xavier"):
         with pytest.raises(SpecError):
             build_model(bad)

@@ -129,8 +129,9 @@ def test_learner_learns_from_feedback_on_real_kafka(platform_env: dict[str, str]
     predictions = {value["id"]: value for value, _ in read_all(bootstrap, topics.predictions, len(events))}
     assert len(predictions) == len(events)
     correct = [predictions[key]["prediction"] == label for key, _, label in events]
-    early, late = sum(correct[100:400]) / 300, sum(correct[-300:]) / 300
-    assert late > 0.85 and late > early + 0.1, (early, late)
+    # the first 100 are predicted before any label; then the error falls as labels accrue
+    early, late = sum(correct[100:200]) / 100, sum(correct[-300:]) / 300
+    assert late > 0.9 and 1 - late < 0.6 * (1 - early), (early, late)
     assert learner.counts["learnt"] == len(events)
     assert learner.prequential.summary()["n"] == len(events)
 
