@@ -13,6 +13,7 @@ import pytest
 import requests
 from confluent_kafka import Consumer, Producer
 
+from helicon.infra.local.ports import pick_free_port
 from helicon.runtime.learn.service import Learner, LearnerSettings
 
 pytestmark = pytest.mark.platform
@@ -84,12 +85,12 @@ def produce(producer: Producer, topic: str, rows: Iterator[tuple[str, dict]]) ->
     assert producer.flush(30) == 0
 
 
-def read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[dict, list]]:
+def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60) -> list[tuple[dict, list]]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     found: list[tuple[dict, list]] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout_s
     while len(found) < expected and time.monotonic() < deadline:
         message = consumer.poll(0.5)
         if message is not None and message.error() is None:
@@ -199,7 +200,8 @@ def test_run_learn_process_checkpoints_on_sigterm(platform_env: dict[str, str], 
          "--checkpoint", store, "--checkpoint-interval", "3600"],
         env={**os.environ, **platform_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert len(read_all(bootstrap, topics.predictions, len(events))) == len(events)
+        # A new process imports torch and MLflow before its first poll: minutes on a loaded machine.
+        assert len(read_all(bootstrap, topics.predictions, len(events), timeout_s=240)) == len(events)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=120)
     finally:
@@ -263,11 +265,8 @@ def test_sigkill_loses_only_what_followed_the_checkpoint_and_replay_relearns_it(
         first.wait(30)
 
     import re
-    import socket
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = pick_free_port()
     second = subprocess.Popen([*command, "--checkpoint-interval", "3600", "--metrics-port", str(port)],
                               env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
