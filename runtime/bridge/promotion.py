@@ -25,28 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from helicon.runtime.bridge.settings import PromotionSettings
-from helicon.runtime.join import FeedbackJoin
+from helicon.runtime.join import FeedbackJoin, outcome
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 def is_error(settings: PromotionSettings, prediction: Any, label: Any) -> bool:
-    """The error indicator of one joined example (raises ValueError for a non-numeric regression pair)."""
-    if settings.task == "classification":
-        return _normalise(prediction) != _normalise(label)
-    try:
-        return abs(float(prediction) - float(label)) > (settings.error_threshold or 0.0)
-    except (TypeError, ValueError):
-        raise ValueError(f"regression needs numeric prediction and label (got {prediction!r}, {label!r})") from None
-
-
-def _normalise(value: Any) -> Any:
-    # 1, 1.0 and True are the same class; "1" stays a string label (as the drift monitor counts).
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    """The error indicator of one joined example (the drift monitor's rule, :mod:`helicon.runtime.join.outcome`)."""
+    return outcome.is_error(settings.task, settings.error_threshold, prediction, label)
 
 
 class ErrorWindow:

@@ -21,7 +21,7 @@ from typing import Any
 
 from helicon.runtime.demo.observer import Outcome
 from helicon.runtime.demo.scenario import Scenario
-from helicon.runtime.drift.report import DRIFT_COLOUR, WARNING_COLOUR
+from helicon.runtime.drift.report import DRIFT_COLOUR, WARNING_COLOUR, rolling_mean, save_figure
 
 FIGURES = ("features.png", "error-rate.png", "accuracy.png", "alpha.png")
 
@@ -50,12 +50,12 @@ def write_report(out_dir: Path, scenario: Scenario, served: Sequence[Outcome], o
                 axis.axvline(alert["index"], color=DRIFT_COLOUR, linewidth=1.5)
     axes[-1, 0].set_xlabel("event index")
     fig.suptitle(f"feature values; red: data drift detected (true shift of {points['drifting_feature']} at {points['feature_drift']})")
-    figures.append((_save(fig, out_dir / "features.png"), "Each input feature's values; red lines: ADWIN data drifts."))
+    figures.append((save_figure(fig, out_dir / "features.png", dpi=90), "Each input feature's values; red lines: ADWIN data drifts."))
     plt.close(fig)
 
     fig, axis = plt.subplots(figsize=(11, 3.2))
     xs = [o.index for o in served]
-    axis.plot(xs, _rolling([0.0 if o.correct else 1.0 for o in served], rolling), color="#2ca02c", label="served model error rate")
+    axis.plot(xs, rolling_mean([0.0 if o.correct else 1.0 for o in served], rolling), color="#2ca02c", label="served model error rate")
     _true_changes(axis, points)
     for alert in alerts:
         if alert.get("tier") == "concept":
@@ -66,17 +66,17 @@ def write_report(out_dir: Path, scenario: Scenario, served: Sequence[Outcome], o
     axis.set_xlabel("event index (joined examples)")
     axis.set_title("served model's error rate; DDM warnings (orange dashed), drifts (red), true changes (grey dotted)")
     axis.legend(loc="upper left")
-    figures.append((_save(fig, out_dir / "error-rate.png"), "Served model's error rate with DDM warning and drift lines."))
+    figures.append((save_figure(fig, out_dir / "error-rate.png", dpi=90), "Served model's error rate with DDM warning and drift lines."))
     plt.close(fig)
 
     fig, axis = plt.subplots(figsize=(11, 3.6))
-    axis.plot(xs, _rolling([1.0 if o.correct else 0.0 for o in served], rolling), color="#2ca02c", label="served (bridge)")
-    axis.plot([i for i, _ in online], _rolling([1.0 if c else 0.0 for _, c in online], rolling), color="#9467bd",
+    axis.plot(xs, rolling_mean([1.0 if o.correct else 0.0 for o in served], rolling), color="#2ca02c", label="served (bridge)")
+    axis.plot([i for i, _ in online], rolling_mean([1.0 if c else 0.0 for _, c in online], rolling), color="#9467bd",
               label="online learner (HBP)")
     initial = summary.get("model", {}).get("initial_version")
     for version in sorted({o.version for o in served if o.version != initial}, key=lambda v: int(v) if v.isdigit() else 0):
         mine = [o for o in served if o.version == version]
-        axis.plot([o.index for o in mine], _rolling([1.0 if o.correct else 0.0 for o in mine], max(20, rolling // 2)),
+        axis.plot([o.index for o in mine], rolling_mean([1.0 if o.correct else 0.0 for o in mine], max(20, rolling // 2)),
                   linewidth=1.0, label=f"retrained v{version}")
     _true_changes(axis, points)
     for promotion in summary.get("promotions", []):
@@ -86,7 +86,7 @@ def write_report(out_dir: Path, scenario: Scenario, served: Sequence[Outcome], o
     axis.set_xlabel("event index")
     axis.set_title("accuracy over time: served vs online learner vs retrained versions (cyan: promotions)")
     axis.legend(loc="lower left", fontsize="small")
-    figures.append((_save(fig, out_dir / "accuracy.png"), "Accuracy over time of the served model, the online learner and each retrained version."))
+    figures.append((save_figure(fig, out_dir / "accuracy.png", dpi=90), "Accuracy over time of the served model, the online learner and each retrained version."))
     plt.close(fig)
 
     fig, axis = plt.subplots(figsize=(11, 3.2))
@@ -101,7 +101,7 @@ def write_report(out_dir: Path, scenario: Scenario, served: Sequence[Outcome], o
         axis.legend(loc="upper right", fontsize="small")
     else:
         axis.text(0.5, 0.5, "no α metrics were logged", ha="center", transform=axis.transAxes)
-    figures.append((_save(fig, out_dir / "alpha.png"), "HBP's α over time (the learner's MLflow metrics)."))
+    figures.append((save_figure(fig, out_dir / "alpha.png", dpi=90), "HBP's α over time (the learner's MLflow metrics)."))
     plt.close(fig)
 
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
@@ -115,20 +115,6 @@ def _true_changes(axis: Any, points: dict[str, Any]) -> None:
         axis.axvline(points[key], color="#7f7f7f", linestyle=":", linewidth=1.0)
 
 
-def _rolling(values: list[float], width: int) -> list[float]:
-    out, total = [], 0.0
-    for position, value in enumerate(values):
-        total += value
-        if position >= width:
-            total -= values[position - width]
-        out.append(total / min(position + 1, width))
-    return out
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    return path
 
 
 def _html(summary: dict[str, Any], figures: list[tuple[Path, str]]) -> str:

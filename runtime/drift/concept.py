@@ -26,6 +26,7 @@ from river.drift import binary
 
 from helicon.runtime.drift.config import ConceptSpec
 from helicon.runtime.drift.detection import Detection
+from helicon.runtime.join import outcome
 
 
 def build_binary_detector(spec: ConceptSpec) -> Any:
@@ -41,22 +42,8 @@ def build_binary_detector(spec: ConceptSpec) -> Any:
 
 
 def is_error(spec: ConceptSpec, prediction: Any, label: Any) -> bool:
-    """The error indicator of one joined example (raises ValueError for a non-numeric regression pair)."""
-    if spec.task == "classification":
-        return _normalise(prediction) != _normalise(label)
-    try:
-        return abs(float(prediction) - float(label)) > (spec.error_threshold or 0.0)
-    except (TypeError, ValueError):
-        raise ValueError(f"regression needs numeric prediction and label (got {prediction!r}, {label!r})") from None
-
-
-def _normalise(value: Any) -> Any:
-    # 1 and 1.0 and True are the same class; "1" stays a string label.
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    """The error indicator of one joined example under ``spec`` (see :mod:`helicon.runtime.join.outcome`)."""
+    return outcome.is_error(spec.task, spec.error_threshold, prediction, label)
 
 
 @dataclass

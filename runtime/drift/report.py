@@ -78,17 +78,17 @@ def render_report(events: list[ReplayEvent], config: DriftConfig, out_dir: Path,
         _mark(axis, [d for d in detections if d["feature"] == name])
         axis.set_xlabel(x_label)
         axis.set_title(f"{name}: values and detections")
-        figures.append(_save(fig, out_dir / f"feature-{_slug(name)}.png"))
+        figures.append(save_figure(fig, out_dir / f"feature-{_slug(name)}.png"))
         plt.close(fig)
 
     if errors[0]:
         fig, axis = plt.subplots(figsize=(10, 3))
-        axis.plot(errors[0], _rolling_mean(errors[1], rolling), color="#2ca02c")
+        axis.plot(errors[0], rolling_mean(errors[1], rolling), color="#2ca02c")
         axis.set_ylabel(f"error rate (rolling {rolling})")
         axis.set_xlabel(x_label)
         _mark(axis, [d for d in detections if d["tier"] == "concept"])
         axis.set_title(f"error rate with {config.concept.detector.upper()} warnings and drifts")
-        figures.append(_save(fig, out_dir / "error-rate.png"))
+        figures.append(save_figure(fig, out_dir / "error-rate.png"))
         plt.close(fig)
 
     page = out_dir / "report.html"
@@ -112,7 +112,8 @@ def _mark(axis: Any, detections: list[dict[str, Any]]) -> None:
                      linestyle="-" if drift else "--", linewidth=1.2 if drift else 0.8)
 
 
-def _rolling_mean(values: list[float], width: int) -> list[float]:
+def rolling_mean(values: list[float], width: int) -> list[float]:
+    """The mean of each value with up to ``width - 1`` before it (a plotting aid)."""
     out, total = [], 0.0
     for position, value in enumerate(values):
         total += value
@@ -122,9 +123,10 @@ def _rolling_mean(values: list[float], width: int) -> list[float]:
     return out
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path, dpi: int = 100) -> Path:
+    """Lay ``fig`` out tightly and write it to ``path`` (PNG)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     return path
 
 
