@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from helicon.runtime.contracts import FeedbackEvent, now_ms
+from helicon.runtime.kafka_client import client_config
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,13 @@ class FeedbackSource:
         self._retry_s = retry_s
         self._next_try = 0.0
         self._assigned = False
-        self._consumer = Consumer({
+        self._consumer = Consumer(client_config({
             "bootstrap.servers": bootstrap,
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
-        })
+        }))
 
     @property
     def assigned(self) -> bool:

@@ -24,8 +24,9 @@ from helicon.runtime.demo.observer import Observer
 from helicon.runtime.demo.report import write_report
 from helicon.runtime.demo.retrain_job import RetrainJob
 from helicon.runtime.demo.scenario import Scenario
-from helicon.runtime.demo.services import ServicePlan, Services, bridge_supports_promotion
+from helicon.runtime.demo.services import ServicePlan, Services
 from helicon.runtime.demo.traffic import Traffic
+from helicon.runtime.kafka_client import client_config
 
 LEARNER_MODEL = "hbp:layers=4,units=32"
 
@@ -100,8 +101,6 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         for name, service in services.started.items():
             console.print(f"  helicon run {name} --config {run_dir / (name + '.yaml')}  (pid {service.process.pid}, "
                           f"metrics :{service.metrics_port}, log {service.log})")
-        if not bridge_supports_promotion():
-            console.print("  [yellow]this bridge has no canary promotion: retrained versions are registered but not served[/yellow]")
         services.wait_ready()
         timings["services_and_model_s"] = round(time.monotonic() - started, 1)
         streaming_started = time.monotonic()
@@ -146,7 +145,7 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         alpha = _alpha_history(tracking, f"{plan.experiment}-learner")
         step.done("aliases and the learner's α read from MLflow")
         summary = _summary(options, scenario, initial.version, served, online, alerts, job, observer, aliases, codes,
-                           services.pids(), progress, streamed_s, bridge_supports_promotion())
+                           services.pids(), progress, streamed_s)
         timings["stop_and_report_s"] = round(time.monotonic() - streaming_started - timings["streaming_s"], 1)
         summary["timings"] = timings
         page = write_report(options.report_dir, scenario, served, online, alerts, alpha, summary)
@@ -222,7 +221,7 @@ def _reset_topics(bootstrap: str, names: list[str], timeout_s: float = 60.0) -> 
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config({"bootstrap.servers": bootstrap}))
     existing = set(admin.list_topics(timeout=10).topics) & set(names)
     if existing:
         for future in admin.delete_topics(sorted(existing), operation_timeout=30).values():
@@ -252,7 +251,7 @@ class _LagProbe:
     def __init__(self, bootstrap: str, topic: str, group: str) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        self._consumer = Consumer(client_config({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}))
         self._partition = TopicPartition(topic, 0)
         self._last = 0.0
         self.value = 0
@@ -375,8 +374,7 @@ def _accuracy(values: list[tuple[int, bool]], low: int, high: int) -> float | No
 
 def _summary(options: DemoOptions, scenario: Scenario, initial_version: str, served: list, online: list,
              alerts: list[dict[str, Any]], job: RetrainJob, observer: Observer, aliases: dict[str, str | None],
-             codes: dict[str, int], pids: dict[str, int], progress: _Progress, streamed_s: float,
-             promotion_built_in: bool) -> dict[str, Any]:
+             codes: dict[str, int], pids: dict[str, int], progress: _Progress, streamed_s: float) -> dict[str, Any]:
     points = scenario.change_points()
     jobs = job.snapshot()
     served_pairs = [(o.index, o.correct) for o in served]
@@ -392,7 +390,7 @@ def _summary(options: DemoOptions, scenario: Scenario, initial_version: str, ser
     return {
         "ok": True, "mode": scenario.mode, "seed": scenario.seed, "events": scenario.events, "rate": scenario.rate,
         "feedback_delay_s": scenario.feedback_delay_s, "duration_s": round(streamed_s, 1), "change_points": points,
-        "learner_model": LEARNER_MODEL, "bridge_promotion": promotion_built_in,
+        "learner_model": LEARNER_MODEL,
         "alerts": [{key: a.get(key) for key in ("id", "kind", "tier", "detector_id", "feature", "index")} for a in alerts],
         "concept_drifts": [a["index"] for a in drifts if a.get("tier") == "concept"],
         "concept_warnings": [a["index"] for a in alerts if a.get("tier") == "concept" and a.get("kind") == "warning"],

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helicon.runtime.demo.scenario import Scenario
+from helicon.runtime.kafka_client import client_config
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ class Observer(threading.Thread):
     def run(self) -> None:
         from confluent_kafka import Consumer
 
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"helicon-demo-observer-{uuid.uuid4().hex}",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        consumer = Consumer(client_config({"bootstrap.servers": self.bootstrap,
+                                           "group.id": f"helicon-demo-observer-{uuid.uuid4().hex}",
+                                           "auto.offset.reset": "earliest", "enable.auto.commit": False}))
         consumer.subscribe([self.predictions_topic, self.learner_topic, self.feedback_topic, self.alerts_topic])
         try:
             while not self._stop_event.is_set():

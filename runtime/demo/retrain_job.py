@@ -29,6 +29,7 @@ from typing import Any
 from helicon.runtime.demo.drifting_stream import FEATURES
 from helicon.runtime.demo.scenario import Scenario, sklearn_requirements
 from helicon.runtime.drift.signing import HEADER, verify
+from helicon.runtime.kafka_client import client_config
 
 logger = logging.getLogger(__name__)
 CHALLENGER = "challenger"
@@ -199,8 +200,8 @@ class RetrainJob:
         """The features of ``ids``, read from ``P.features`` from a little before the window's first label."""
         from confluent_kafka import Consumer, TopicPartition
 
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"helicon-retrain-{uuid.uuid4().hex}",
-                             "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        consumer = Consumer(client_config({"bootstrap.servers": self.bootstrap, "group.id": f"helicon-retrain-{uuid.uuid4().hex}",
+                                           "enable.auto.commit": False, "auto.offset.reset": "earliest"}))
         found: dict[str, dict[str, float]] = {}
         try:
             metadata = consumer.list_topics(self.features_topic, timeout=10).topics[self.features_topic]

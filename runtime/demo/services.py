@@ -35,13 +35,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bridge_supports_promotion() -> bool:
-    """Whether this bridge has canary promotion (``canary.promotion``) built in."""
-    from helicon.runtime.bridge.settings import CanarySettings
-
-    return "promotion" in CanarySettings.model_fields
-
-
 @dataclass
 class ServicePlan:
     """What the services are told: topics, model, learner spec, trigger URL and secret."""
@@ -70,10 +63,9 @@ class ServicePlan:
             "dlq_topic": self.topics.dlq, "group": self.group("bridge"), "model_uri": f"models:/{self.model_name}@champion",
             "alias_poll_s": 2.0, "max_wait_ms": 20,
         }
-        if bridge_supports_promotion():
-            config["canary"] = {"model": f"models:/{self.model_name}@challenger", "share": self.canary_share,
-                                "promotion": {"feedback_topic": self.topics.feedback, "min_joined": self.promotion_min_joined,
-                                              "margin": 0.0, "window": self.promotion_window}}
+        config["canary"] = {"model": f"models:/{self.model_name}@challenger", "share": self.canary_share,
+                            "promotion": {"feedback_topic": self.topics.feedback, "min_joined": self.promotion_min_joined,
+                                          "margin": 0.0, "window": self.promotion_window}}
         return config
 
     def drift_config(self, state_dir: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections import deque
 
 from helicon.runtime.contracts import PipelineTopics, now_ms
 from helicon.runtime.demo.scenario import Scenario
+from helicon.runtime.kafka_client import client_config
 
 
 class Traffic(threading.Thread):
@@ -41,7 +42,7 @@ class Traffic(threading.Thread):
     def run(self) -> None:
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+        producer = Producer(client_config({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "linger.ms": 5}))
         pending: deque[tuple[float, bytes, bytes]] = deque()
         rate, delay = self.scenario.rate, self.scenario.feedback_delay_s
         started = time.monotonic()
