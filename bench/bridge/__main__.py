@@ -244,7 +244,8 @@ def write_table(results: list[Result], args: argparse.Namespace, path: Path, sta
         f"Host: {host.node()}, `nproc` = {os.cpu_count()}, load average before/after: {args.load_before} / "
         f"{', '.join(f'{value:.2f}' for value in os.getloadavg())}; Python {host.python_version()}; run took "
         f"{time.time() - started:.0f} s. One Kafka 4.4 broker (local platform), 3 partitions per topic.",
-        "**Noisy**: measured on a shared 2-core machine while other jobs ran; rerun before quoting.",
+        "Every contestant runs on the same 2 cores as the broker and the load generator: ratios within one run are "
+        "the figures to compare; a load average above 2 before the run means other jobs shared the machine.",
         "",
         f"Throughput: a backlog of {args.backlog} events (pre-encoded) sent at once to the running contestant; "
         "events/s from the first send to the last output. "

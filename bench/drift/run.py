@@ -109,7 +109,7 @@ def main() -> None:
         f"Command: `.venv/bin/python bench/drift/run.py --events {args.events} --repeats {args.repeats}`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, nproc {os.cpu_count()}, load average "
-        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (the machine is shared: figures are noisy and will be rerun).",
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (other processes on the machine show in the load average; CPU-time figures are the steadier ones).",
         f"Python {platform.python_version()}; {args.events} events × {FEATURES} features + one DDM update each; "
         f"best of {args.repeats}, alternating, in process CPU time.",
         "",

@@ -135,8 +135,8 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python bench/learn/run.py --examples {arguments.examples} --per-head-examples {arguments.per_head_examples}`.",
         f"Machine: {platform.machine()}, nproc {os.cpu_count()}, torch {torch.__version__} (CPU, 1 intra-op thread), "
-        f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after — the machine was shared with other "
-        "jobs, so the figures are noisy and will be rerun.",
+        f"load average {load_before[0]:.2f} before / {load_after[0]:.2f} after (above 2, other jobs shared the "
+        "2 cores: read examples per CPU-second).",
         f"Stream: Syn8-style (50 features, labels from a random 8-layer network), {arguments.examples:,} examples; batch size 1.",
         "",
         "## HBP 20 × 100, predict + learn per example",
