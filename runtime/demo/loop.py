@@ -68,6 +68,7 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
     job: RetrainJob | None = None
     traffic: Traffic | None = None
     observer: Observer | None = None
+    lag: _LagProbe | None = None
     try:
         console.rule("[bold]1. Local platform")
         status = platform.up(progress=lambda message: console.print(f"  · {message}"))
@@ -159,6 +160,8 @@ def run_demo(options: DemoOptions, console: Console) -> dict[str, Any]:
         # The clean-up is bounded (SIGKILL after 40 s); a second Ctrl-C must not cut it short and leave processes behind.
         previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if lag is not None:
+            lag.close()
         _stop_all(options, platform, was_up, traffic, services, job, observer, console)
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
@@ -266,6 +269,10 @@ class _LagProbe:
             except Exception:  # noqa: BLE001 - a slow broker answer leaves the last value shown
                 pass
         return self.value
+
+    def close(self) -> None:
+        """Close the consumer (before the platform stops, or librdkafka reports the broker gone)."""
+        self._consumer.close()
 
 
 def _state(scenario: Scenario, traffic: Traffic, observer: Observer, job: RetrainJob, lag: _LagProbe,
