@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import os
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import yaml
 from confluent_kafka import Consumer, Message, Producer
 
 from helicon.infra.local import PlatformStatus
+from helicon.runtime.bridge import Bridge, BridgeSettings
 from helicon.runtime.contracts import PipelineTopics, now_ms
 from helicon.runtime.demo import first_slice
 
@@ -135,3 +138,17 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running(settings: BridgeSettings) -> Iterator[Bridge]:
+    """A bridge running in a thread of the test process; stopped (and checked to stop) on exit."""
+    bridge = Bridge(settings)
+    thread = threading.Thread(target=bridge.run, name="bridge-under-test")
+    thread.start()
+    try:
+        yield bridge
+    finally:
+        bridge.stop()
+        thread.join(60)
+        assert not thread.is_alive(), "the bridge did not stop within 60 s"

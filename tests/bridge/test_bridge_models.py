@@ -7,18 +7,16 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import mlflow.pyfunc
 import pandas as pd
 from confluent_kafka import Producer
 
-from helicon.runtime.bridge import Bridge, BridgeSettings
+from helicon.runtime.bridge import BridgeSettings
 from helicon.runtime.bridge.router import CanaryRouter
 from helicon.runtime.contracts import PipelineTopics, now_ms
 from helicon.runtime.demo import first_slice
-from tests.bridge.conftest import Platform, predictions, produce_events, read_topic, wait_for
+from tests.bridge.conftest import Platform, predictions, produce_events, read_topic, running, wait_for
 
 
 def _settings(platform: Platform, topics: PipelineTopics, model: str, **extra: object) -> BridgeSettings:
@@ -27,19 +25,6 @@ def _settings(platform: Platform, topics: PipelineTopics, model: str, **extra: o
         "dlq_topic": topics.dlq, "group": f"{topics.features}-bridge", "model_uri": model, "http_port": None,
         "batch_size": 50, "max_wait_ms": 20, "log_format": "text"}
     return BridgeSettings(**{**settings, **extra})
-
-
-@contextmanager
-def running(settings: BridgeSettings) -> Iterator[Bridge]:
-    bridge = Bridge(settings)
-    thread = threading.Thread(target=bridge.run, name="bridge-under-test")
-    thread.start()
-    try:
-        yield bridge
-    finally:
-        bridge.stop()
-        thread.join(60)
-        assert not thread.is_alive(), "the bridge did not stop within 60 s"
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:

@@ -9,8 +9,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -25,9 +24,9 @@ from mlflow.models import infer_signature
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from helicon.runtime.bridge import Bridge, BridgeSettings
+from helicon.runtime.bridge import BridgeSettings
 from helicon.runtime.contracts import PipelineTopics, now_ms
-from tests.bridge.conftest import Platform, predictions, read_topic, start_bridge, wait_for, write_config
+from tests.bridge.conftest import Platform, predictions, read_topic, running, start_bridge, wait_for, write_config
 
 FEATURES = ("f0", "f1", "f2", "f3")
 MIN_JOINED = 100
@@ -204,19 +203,6 @@ def test_a_better_challenger_registered_mid_stream_is_canaried_then_promoted(
     assert {p["model"]["name"] for p in out} == {name}
 
 
-@contextmanager
-def _running(settings: BridgeSettings) -> Iterator[Bridge]:
-    bridge = Bridge(settings)
-    thread = threading.Thread(target=bridge.run, name="bridge-under-test")
-    thread.start()
-    try:
-        yield bridge
-    finally:
-        bridge.stop()
-        thread.join(60)
-        assert not thread.is_alive(), "the bridge did not stop within 60 s"
-
-
 def test_a_worse_challenger_is_not_promoted_the_canary_follows_its_alias_and_stops_when_it_is_deleted(
     platform: Platform, topics: PipelineTopics,
 ) -> None:
@@ -231,7 +217,7 @@ def test_a_worse_challenger_is_not_promoted_the_canary_follows_its_alias_and_sto
                               canary=_canary(name, topics), alias_poll_s=0.5, http_port=None, batch_size=32,
                               max_wait_ms=20, log_format="text")
     # The labels are what the champion says: the challenger can only be worse.
-    with _running(settings) as bridge:
+    with running(settings) as bridge:
         judge = bridge.judge
         assert judge is not None
         with Stream(platform, topics, _predict_one(old)) as stream:
