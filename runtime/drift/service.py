@@ -55,7 +55,7 @@ class DriftService:
         self._partition_stores: dict[int, CheckpointStore] = {}
         self._stopping = threading.Event()
         self.metrics = DriftMetrics()
-        self._assigned = False
+        self._in_group = False  # a first assignment came (possibly of no partition: then ready, and idle)
         self.monitor = DriftMonitor(settings.monitor, settings.pipeline, settings.join_ttl_ms, settings.join_max_entries)
         self.notifier = Notifier(settings.monitor)
         self.notifier.check_environment()
@@ -86,7 +86,7 @@ class DriftService:
 
     def ready(self) -> bool:
         """Partitions assigned (the group has placed this instance) and not stopping."""
-        return self._assigned and not self._stopping.is_set()
+        return self._in_group and not self._stopping.is_set()
 
     def stop(self) -> None:
         """Finish the current batch, checkpoint, flush, commit, and return from :meth:`run`."""
@@ -266,7 +266,7 @@ class DriftService:
         self.outbox = [entry for entry in self.outbox if _partition_of(entry) not in partitions]
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned = True
+        self._in_group = True
         for partition in sorted({tp.partition for tp in partitions} - self.assigned):
             self._take(partition)
         for tp in partitions:
